@@ -1,0 +1,55 @@
+# 码上找代表: `make run` serves the demo, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi
+
+.PHONY: run test test-sqlite test-postgresql install install-dev translations extract-messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed translations
+install-dev: $(VENV)/.installed-dev translations
+
+# Compiled catalogues are build output (not committed); the .po files are the source.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d liaison_app/translations -D messages >/dev/null
+
+# Refresh the catalogues after changing user-visible strings.
+extract-messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o liaison_app/translations/messages.pot --no-location --omit-header .
+	$(BIN)/pybabel update -i liaison_app/translations/messages.pot -d liaison_app/translations -D messages --no-fuzzy-matching --no-location --omit-header
+
+instance/config.py:
+	@mkdir -p instance
+	@$(BIN)/python -c "import secrets; print('SECRET_KEY = %r' % secrets.token_hex(32))" > $@
+	@echo "Wrote instance/config.py with a new random SECRET_KEY."
+
+run: install instance/config.py
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo --if-empty
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# The suite runs on SQLite, then on PostgreSQL at TEST_DATABASE_URL (skipped with a
+# clear line when no server answers, except with CI=true).
+test: install-dev test-sqlite test-postgresql
+
+test-sqlite: install-dev
+	$(BIN)/pytest --db sqlite
+
+test-postgresql: install-dev
+	$(BIN)/pytest --db postgresql
+
+clean:
+	rm -rf $(VENV) .pytest_cache
+	find liaison_app -name '*.mo' -delete

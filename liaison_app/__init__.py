@@ -1,0 +1,96 @@
+"""码上找代表 (Deputy Liaison): the app factory."""
+
+import logging
+import os
+
+from flask import Flask, current_app, g, request
+from flask_babel import get_locale
+
+from .config import ConfigError, load_config
+from .extensions import babel, begin_write, configure_sqlite, csrf, db, login_manager, migrate
+
+__all__ = ["create_app", "ConfigError"]
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config=None) -> Flask:
+    """config → extensions → blueprints → error handlers → cli."""
+    app = Flask(__name__, instance_path=os.path.join(REPO_ROOT, "instance"), instance_relative_config=True)
+    load_config(app, test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
+
+    _init_extensions(app)
+    _init_requests(app)
+
+    from . import errors, health, public, templating
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(health.bp)
+    errors.register(app)
+    templating.register(app)
+
+    from .cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from . import models  # noqa: F401  (registers every table with the metadata)
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    migrate.init_app(app, db, directory=os.path.join(REPO_ROOT, "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    login_manager.init_app(app)
+
+    @login_manager.user_loader
+    def _load_user(session_id: str):
+        # The id carries the user's session generation: bumping it ends every session.
+        from .models import User
+
+        user_id, _, generation = session_id.partition(":")
+        if not user_id.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or str(user.session_generation) != generation:
+            return None
+        return user
+
+
+def _select_locale() -> str:
+    """?lang= chooses and is remembered in a cookie; otherwise BABEL_DEFAULT_LOCALE."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang") or request.cookies.get(current_app.config["LANGUAGE_COOKIE"])
+    return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _init_requests(app: Flask) -> None:
+    @app.before_request
+    def _start_write_transaction():
+        # Every state change is a POST; on SQLite it takes the write lock up front.
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            begin_write()
+
+    @app.after_request
+    def _remember_language(response):
+        chosen = request.args.get("lang")
+        if chosen in app.config["LANGUAGES"]:
+            response.set_cookie(
+                app.config["LANGUAGE_COOKIE"], chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+            )
+        response.vary.add("HX-Request")
+        response.vary.add("Cookie")
+        return response
+
+    @app.context_processor
+    def _locale_context():
+        locale = get_locale()
+        return {"html_lang": "zh-CN" if locale and locale.language == "zh" else "en", "g": g}
+
+    logging.getLogger("liaison").setLevel(logging.INFO)

@@ -1,0 +1,101 @@
+"""Settings: built-in defaults, then instance/config.py, then the environment."""
+
+import os
+from datetime import timedelta
+
+# Settings read from the environment when present (strings; see _coerce).
+ENV_SETTINGS = (
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "PUBLIC_BASE_URL",
+    "BABEL_DEFAULT_LOCALE",
+    "UPLOAD_FOLDER",
+    "SESSION_COOKIE_SECURE",
+)
+
+
+class ConfigError(RuntimeError):
+    """The app cannot start with the settings it was given."""
+
+
+class Defaults:
+    SECRET_KEY = None
+    DATABASE_URL = None  # None: SQLite file in the instance folder
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+    UPLOAD_FOLDER = None  # None: instance/uploads
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+
+    # Deadlines (working days on the Chinese official calendar).
+    CLAIM_DUE_WORKING_DAYS = 1
+
+    # Three photos of at most 8 MB each plus the text fields; a bigger body is refused
+    # with 413 before it is read.
+    MAX_PHOTOS = 3
+    MAX_PHOTO_BYTES = 8 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 3 * 8 * 1024 * 1024 + 512 * 1024
+    # Decoding more pixels than this is treated as a decompression bomb.
+    MAX_PHOTO_PIXELS = 40_000_000
+    # Stored photos are re-encoded no larger than this on their long side.
+    PHOTO_MAX_SIDE = 2048
+
+    # A worker may take a long time to type on a factory floor; the form still keeps
+    # the text if the token expires (see public.views).
+    WTF_CSRF_TIME_LIMIT = 12 * 3600
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+
+    # The phone remembers the requests filed from it (我的诉求) in this cookie.
+    MY_REQUESTS_COOKIE = "my_requests"
+    MY_REQUESTS_MAX = 30
+    MY_REQUESTS_LIFETIME = timedelta(days=730)
+    LANGUAGE_COOKIE = "lang"
+
+
+def _coerce(value: str):
+    lowered = value.strip().lower()
+    if lowered in {"true", "1", "yes", "on"}:
+        return True
+    if lowered in {"false", "0", "no", "off"}:
+        return False
+    return value
+
+
+def load_config(app, test_config=None):
+    """Fill app.config; raise ConfigError when a required setting is missing."""
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    for name in ENV_SETTINGS:
+        if name in os.environ:
+            app.config[name] = _coerce(os.environ[name])
+    if test_config:
+        app.config.update(test_config)
+
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "liaison.sqlite")
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["DATABASE_URL"])
+    if not app.config.get("UPLOAD_FOLDER"):
+        app.config["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
+    app.config["PUBLIC_BASE_URL"] = app.config["PUBLIC_BASE_URL"].rstrip("/")
+
+    if not app.config.get("SECRET_KEY"):
+        if app.debug or app.testing:
+            app.config["SECRET_KEY"] = "dev-only-not-secret"
+        else:
+            raise ConfigError(
+                "SECRET_KEY is not set. Set the SECRET_KEY environment variable or put "
+                "SECRET_KEY = '...' in instance/config.py (make run writes one for you)."
+            )
+
+
+def normalise_database_url(url: str) -> str:
+    """Let operators write postgres:// or postgresql:// and still get psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

@@ -1,0 +1,248 @@
+"""Requests (诉求/意见建议), their immutable trail of events, and attachments."""
+
+from datetime import date, datetime
+from typing import Optional
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from ..extensions import db
+from ..workflow import Action, Actor, Status
+from .base import StrEnum, enum_type, utcnow
+from .people import Deputy, Department, Enterprise, User
+from .places import Jurisdiction, Station
+
+
+class RequestKind(StrEnum):
+    REQUEST = "request"  # 反映诉求
+    SUGGESTION = "suggestion"  # 提建议
+
+    @property
+    def label(self):
+        return {RequestKind.REQUEST: _l("Request"), RequestKind.SUGGESTION: _l("Suggestion")}[self]
+
+
+class Category(StrEnum):
+    """The kinds of problem the seeds report, in the order the form offers them."""
+
+    LABOUR = "labour"
+    FINANCE = "finance"
+    LOGISTICS = "logistics"
+    PROCEDURES = "procedures"
+    POLICY_BENEFITS = "policy_benefits"
+    LAND_PLANT = "land_plant"
+    INFRASTRUCTURE = "infrastructure"
+    HOUSING_SCHOOLING = "housing_schooling"
+    MARKET_ACCESS = "market_access"
+    SAFETY = "safety"
+    LEGAL = "legal"
+    OTHER = "other"
+
+    @property
+    def label(self):
+        return CATEGORY_LABELS[self]
+
+
+CATEGORY_LABELS = {
+    Category.LABOUR: _l("Hiring and labour"),
+    Category.FINANCE: _l("Finance and loans"),
+    Category.LOGISTICS: _l("Logistics"),
+    Category.PROCEDURES: _l("Procedures and permits"),
+    Category.POLICY_BENEFITS: _l("Policy benefits not paid"),
+    Category.LAND_PLANT: _l("Land, plants and relocation"),
+    Category.INFRASTRUCTURE: _l("Roads, power and utilities"),
+    Category.HOUSING_SCHOOLING: _l("Workers' housing and schooling"),
+    Category.MARKET_ACCESS: _l("Market access and standards"),
+    Category.SAFETY: _l("Production safety"),
+    Category.LEGAL: _l("Legal disputes"),
+    Category.OTHER: _l("Other"),
+}
+
+
+class Channel(StrEnum):
+    QR_DEPUTY = "qr_deputy"
+    QR_STATION = "qr_station"
+    VISIT = "visit"
+    RECEPTION = "reception"
+    OTHER = "other"
+
+    @property
+    def label(self):
+        return CHANNEL_LABELS[self]
+
+
+CHANNEL_LABELS = {
+    Channel.QR_DEPUTY: _l("Deputy's QR code"),
+    Channel.QR_STATION: _l("Station's QR code"),
+    Channel.VISIT: _l("Visit"),
+    Channel.RECEPTION: _l("Reception day"),
+    Channel.OTHER: _l("Other"),
+}
+
+
+class Outcome(StrEnum):
+    SOLVED = "solved"  # 已解决
+    EXPLAINED = "explained"  # 政策解释，暂不能解决
+
+
+class Rating(StrEnum):
+    SATISFIED = "satisfied"  # 满意
+    MOSTLY_SATISFIED = "mostly_satisfied"  # 基本满意
+    UNSATISFIED = "unsatisfied"  # 不满意
+    UNRATED = "unrated"  # 未评价: closed after 7 days without a rating, never counted as satisfied
+
+
+class ReferenceCounter(db.Model):
+    """The last reference number handed out per year (2026-000123)."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(default=0)
+
+
+class Request(db.Model):
+    __tablename__ = "requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    tracking_token: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    idempotency_key: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
+    version: Mapped[int] = mapped_column()
+
+    kind: Mapped[RequestKind] = mapped_column(enum_type(RequestKind), default=RequestKind.REQUEST)
+    category: Mapped[Category] = mapped_column(enum_type(Category), index=True)
+    title: Mapped[str] = mapped_column(sa.String(80))
+    description: Mapped[str] = mapped_column(sa.Text)
+
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    contact_name: Mapped[str] = mapped_column(sa.String(40))
+    contact_phone: Mapped[str] = mapped_column(sa.String(20))  # E.164, e.g. +8613812345678
+
+    channel: Mapped[Channel] = mapped_column(enum_type(Channel))
+    qr_code_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("qr_codes.id"), index=True)
+    visit_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("visits.id"), index=True)
+    addressed_deputy_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("deputies.id"), index=True)
+    station_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("stations.id"), index=True)
+    # Where the request is now; escalation moves it up, sending down moves it back.
+    jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"), index=True)
+
+    status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.SUBMITTED, index=True)
+    claimant_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    department_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("departments.id"), index=True)
+    claim_due_on: Mapped[Optional[date]]
+    due_on: Mapped[Optional[date]]  # the handling unit's response deadline
+    return_count: Mapped[int] = mapped_column(default=0)
+    extension_requested: Mapped[bool] = mapped_column(default=False)
+
+    is_supervised: Mapped[bool] = mapped_column(default=False)
+    is_key_supervision: Mapped[bool] = mapped_column(default=False)
+    is_typical_case: Mapped[bool] = mapped_column(default=False)
+    typical_case_note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    public_consent: Mapped[bool] = mapped_column(default=False)
+    public_summary: Mapped[str] = mapped_column(sa.Text, default="")  # written or approved by staff
+    outcome: Mapped[Optional[Outcome]] = mapped_column(enum_type(Outcome))
+    rating: Mapped[Optional[Rating]] = mapped_column(enum_type(Rating))
+    rating_comment: Mapped[str] = mapped_column(sa.Text, default="")
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    claimed_at: Mapped[Optional[datetime]]
+    assigned_at: Mapped[Optional[datetime]]
+    replied_at: Mapped[Optional[datetime]]
+    closed_at: Mapped[Optional[datetime]]
+
+    enterprise: Mapped[Enterprise] = relationship()
+    qr_code: Mapped[Optional["QRCode"]] = relationship()  # noqa: F821
+    addressed_deputy: Mapped[Optional[Deputy]] = relationship()
+    station: Mapped[Optional[Station]] = relationship()
+    jurisdiction: Mapped[Jurisdiction] = relationship()
+    claimant: Mapped[Optional[User]] = relationship()
+    department: Mapped[Optional[Department]] = relationship()
+    events: Mapped[list["RequestEvent"]] = relationship(
+        back_populates="request", order_by="RequestEvent.id", cascade="save-update, merge"
+    )
+    attachments: Mapped[list["Attachment"]] = relationship(back_populates="request", order_by="Attachment.id")
+
+    # Every UPDATE checks and bumps the version: a stale write fails instead of overwriting.
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"<Request {self.reference} {self.status}>"
+
+    @property
+    def public_events(self) -> list["RequestEvent"]:
+        return [e for e in self.events if e.is_public]
+
+    @property
+    def is_overdue(self) -> bool:
+        """Derived from the due dates, so it is right without any scheduled job."""
+        from ..workdays import today_local
+
+        today = today_local()
+        if self.status is Status.SUBMITTED and self.claim_due_on:
+            return today > self.claim_due_on
+        if self.status in (Status.ASSIGNED, Status.IN_PROGRESS) and self.due_on:
+            return today > self.due_on
+        return False
+
+
+class RequestEvent(db.Model):
+    """One entry in a request's trail. Written once, never changed or deleted."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("requests.id"), index=True)
+    action: Mapped[Action] = mapped_column(enum_type(Action))
+    from_status: Mapped[Optional[Status]] = mapped_column(enum_type(Status))
+    to_status: Mapped[Status] = mapped_column(enum_type(Status))
+    actor_kind: Mapped[Actor] = mapped_column(enum_type(Actor))
+    actor_user_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    is_public: Mapped[bool] = mapped_column(default=True)
+    # The level the request was at after this event (shows escalation in the trail).
+    jurisdiction_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("jurisdictions.id"))
+    department_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("departments.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    request: Mapped[Request] = relationship(back_populates="events")
+    actor: Mapped[Optional[User]] = relationship()
+    jurisdiction: Mapped[Optional[Jurisdiction]] = relationship()
+    department: Mapped[Optional[Department]] = relationship()
+    attachments: Mapped[list["Attachment"]] = relationship(back_populates="event", order_by="Attachment.id")
+
+    def __repr__(self) -> str:
+        return f"<RequestEvent {self.action} {self.from_status}->{self.to_status}>"
+
+
+class Attachment(db.Model):
+    """A photo, re-encoded and stored under a generated name outside static/."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("requests.id"), index=True)
+    event_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("request_events.id"), index=True)
+    stored_name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    width: Mapped[int]
+    height: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    request: Mapped[Request] = relationship(back_populates="attachments")
+    event: Mapped[Optional[RequestEvent]] = relationship(back_populates="attachments")
+
+
+@event.listens_for(Session, "before_flush")
+def _events_are_immutable(session, _flush_context, _instances):
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, RequestEvent) and (
+            obj in session.deleted or session.is_modified(obj, include_collections=False)
+        ):
+            raise ValueError("request events are immutable")

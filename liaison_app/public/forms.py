@@ -1,0 +1,136 @@
+"""Forms of the enterprise's path. Labels are lazy so they follow the chosen language."""
+
+import uuid
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    MultipleFileField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from ..models import Category, RequestKind
+from ..validators import InvalidValue, normalise_phone, normalise_uscc
+
+DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class UsccField(StringField):
+    """Optional USCC; `data` becomes the compact code, or None when left empty."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self.data = (self.data or "").strip() or None
+
+    def pre_validate(self, form):
+        if self.data:
+            try:
+                self.normalised = normalise_uscc(self.data)
+            except InvalidValue as error:
+                raise ValidationError(str(error.message)) from None
+        else:
+            self.normalised = None
+
+
+class PhoneField(StringField):
+    def pre_validate(self, form):
+        try:
+            self.normalised = normalise_phone(self.data or "")
+        except InvalidValue as error:
+            raise ValidationError(str(error.message)) from None
+
+
+class FilingForm(FlaskForm):
+    kind = RadioField(
+        _l("What would you like to do?"),
+        choices=[SelectChoice(RequestKind.REQUEST.value, _l("Report a problem")),
+                 SelectChoice(RequestKind.SUGGESTION.value, _l("Make a suggestion"))],
+        default=RequestKind.REQUEST.value,
+        validators=[InputRequired(_l("Please choose one."))],
+    )
+    enterprise_name = StringField(
+        _l("Enterprise name"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Please give the enterprise's name.")),
+                    Length(max=120, message=_l("At most %(max)d characters."))],
+    )
+    uscc = UsccField(_l("Unified social credit code (optional)"))
+    contact_name = StringField(
+        _l("Contact person"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Please tell us whom to contact.")),
+                    Length(max=40, message=_l("At most %(max)d characters."))],
+    )
+    contact_phone = PhoneField(_l("Mobile or landline"), filters=[_strip])
+    category = SelectField(
+        _l("Category"),
+        choices=[SelectChoice("", _l("Please choose"))] + [SelectChoice(c.value, c.label) for c in Category],
+        validators=[DataRequired(_l("Please choose a category."))],
+        validate_choice=False,  # validate_category says it in our words
+    )
+    description = TextAreaField(
+        _l("Describe the problem or suggestion"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("Please describe the problem.")),
+            Length(min=DESCRIPTION_MIN, max=DESCRIPTION_MAX,
+                   message=_l("Please write between %(min)d and %(max)d characters.")),
+        ],
+    )
+    photos = MultipleFileField(_l("Photos (optional, up to 3)"))
+    public_consent = BooleanField(
+        _l("When it is resolved, an anonymised summary may be shown on the public board"), default=False
+    )
+    # Left empty by people; filled by form-spamming robots.
+    homepage = StringField(_l("Leave this field empty"), validators=[Optional()])
+    idempotency_key = HiddenField()
+
+    def validate_category(self, field):
+        if field.data not in {c.value for c in Category}:
+            raise ValidationError(_l("Please choose a category."))
+
+    def validate_idempotency_key(self, field):
+        try:
+            uuid.UUID(field.data or "")
+        except ValueError:
+            # A form from an old page or a robot: give it a fresh key and ask again.
+            field.data = new_idempotency_key()
+            raise ValidationError(_l("The form was out of date; please submit it again.")) from None
+
+    def validate_homepage(self, field):
+        if field.data:
+            field.data = ""
+            raise ValidationError(_l("Please submit the form again."))
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+class AddInfoForm(FlaskForm):
+    text = TextAreaField(
+        _l("Add information"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Please write what you want to add.")),
+                    Length(min=2, max=DESCRIPTION_MAX, message=_l("Please write between %(min)d and %(max)d characters."))],
+    )
+    photos = MultipleFileField(_l("Photos (optional, up to 3)"))
+    version = IntegerField(validators=[InputRequired()])
+
+
+class WithdrawForm(FlaskForm):
+    reason = TextAreaField(_l("Reason (optional)"), filters=[_strip],
+                           validators=[Length(max=500, message=_l("At most %(max)d characters."))])
+    version = IntegerField(validators=[InputRequired()])

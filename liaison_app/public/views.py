@@ -1,0 +1,307 @@
+"""Views of the enterprise's path: load (or 404), validate, call one service, render."""
+
+import sqlalchemy as sa
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from ..extensions import db
+from ..models import Attachment, QRCode, Request
+from ..services.photos import process_uploads, upload_path
+from ..services.qr import record_scan
+from ..services.requests import Filing, add_information, file_request, withdraw_request
+from ..templating import is_htmx
+from ..validators import InvalidValue, normalise_phone, normalise_uscc
+from ..workflow import Status, WorkflowError
+from . import bp
+from .forms import AddInfoForm, FilingForm, WithdrawForm, new_idempotency_key
+
+
+@bp.get("/")
+def index():
+    return render_template("public/index.html")
+
+
+# --- QR landing page and filing -------------------------------------------------------
+
+
+@bp.get("/q/<token>")
+def qr_landing(token):
+    record_scan(token)
+    code = _code_or_404(token)
+    if not _code_is_live(code):
+        return _retired_code_page(code)
+    return render_template("public/landing.html", code=code)
+
+
+@bp.route("/q/<token>/file", methods=["GET", "POST"])
+def request_file(token):
+    code = _code_or_404(token)
+    if not _code_is_live(code):
+        return _retired_code_page(code)
+    form = FilingForm()
+    if request.method == "GET":
+        form.idempotency_key.data = new_idempotency_key()
+        return _render_filing(form, code)
+
+    photos = []
+    form_ok = form.validate()
+    try:
+        photos = process_uploads(form.photos.data or [])
+    except InvalidValue as error:
+        form.photos.errors = [*form.photos.errors, str(error.message)]
+        form_ok = False
+    if not form_ok:
+        return _render_filing(form, code, status=422)
+
+    req, created = file_request(
+        Filing(
+            kind=form.kind.data,
+            enterprise_name=form.enterprise_name.data,
+            uscc=form.uscc.normalised,
+            contact_name=form.contact_name.data,
+            contact_phone=form.contact_phone.normalised,
+            category=form.category.data,
+            description=form.description.data,
+            public_consent=form.public_consent.data,
+        ),
+        qr_code=code,
+        idempotency_key=form.idempotency_key.data,
+        photos=photos,
+    )
+    if created:
+        flash(_("Your request has been filed. Keep this page's link to follow it."), "success")
+    response = _redirect(url_for(".tracking", token=req.tracking_token))
+    _remember_request(response, req.tracking_token)
+    return response
+
+
+def render_filing_after_csrf_error(token):
+    """The CSRF token expired while the worker was typing: show the form again with
+    every value kept (photos excepted) instead of losing the text."""
+    code = _code_or_404(token)
+    form = FilingForm(meta={"csrf": False})
+    form.validate()  # to show what else needs fixing; nothing is written
+    form.csrf_expired = True
+    return _render_filing(form, code, status=422)
+
+
+@bp.post("/validate/<field>")
+def validate_field(field):
+    """Inline validation when a field is left: returns the field's error line only."""
+    checks = {"uscc": normalise_uscc, "contact_phone": normalise_phone}
+    if field not in checks:
+        abort(404)
+    value = (request.form.get(field) or "").strip()
+    message = ""
+    if value or field == "contact_phone":
+        try:
+            checks[field](value)
+        except InvalidValue as error:
+            message = str(error.message)
+    return render_template("macros/_field_error.html", field_id=field, message=message)
+
+
+def _render_filing(form, code, status=200):
+    template = "public/_filing_form.html" if is_htmx() else "public/file.html"
+    photos_dropped = request.method == "POST" and any(f and f.filename for f in (form.photos.data or []))
+    return render_template(template, form=form, code=code, photos_dropped=photos_dropped), status
+
+
+def _code_or_404(token) -> QRCode:
+    code = db.session.scalar(sa.select(QRCode).where(QRCode.token == token))
+    if code is None:
+        abort(404, description=_("This code is not known. Please check that you scanned the whole code."))
+    return code
+
+
+def _code_is_live(code: QRCode) -> bool:
+    target = code.deputy or code.station
+    return not code.is_revoked and target.active
+
+
+def _retired_code_page(code: QRCode):
+    """A retired poster still helps: it says so and points at a code that works."""
+    return render_template("public/retired_code.html", code=code, replacement=_replacement_for(code))
+
+
+def _replacement_for(code: QRCode):
+    current = code.current_code()
+    if current is not None and _code_is_live(current):
+        return current
+    if code.deputy is not None and code.deputy.active:
+        owner = QRCode.deputy_id == code.deputy_id
+    elif code.deputy is not None and code.deputy.primary_station is not None:
+        owner = QRCode.station_id == code.deputy.primary_station.id
+    else:
+        owner = QRCode.station_id == code.station_id
+    candidates = db.session.scalars(
+        sa.select(QRCode).where(owner, QRCode.revoked_at.is_(None)).order_by(QRCode.id.desc())
+    )
+    return next((c for c in candidates if _code_is_live(c)), None)
+
+
+# --- Tracking --------------------------------------------------------------------------
+
+
+@bp.get("/t/<token>")
+def tracking(token):
+    req = _tracked_or_404(token)
+    response = make_response(_render_tracking(req))
+    _remember_request(response, req.tracking_token)
+    return response
+
+
+@bp.post("/t/<token>/info")
+def tracking_add_info(token):
+    req = _tracked_or_404(token)
+    form = AddInfoForm()
+    photos = []
+    form_ok = form.validate()
+    try:
+        photos = process_uploads(form.photos.data or [])
+    except InvalidValue as error:
+        form.photos.errors = [*form.photos.errors, str(error.message)]
+        form_ok = False
+    if not form_ok:
+        return _render_tracking(req, info_form=form, status=422)
+    try:
+        add_information(req, text=form.text.data, version=form.version.data, photos=photos)
+    except WorkflowError as error:
+        return _render_tracking(_reload(req), info_form=form, problem=error.message, status=error.http_status)
+    return _after_tracking_change(req, _("Thank you, your information was added."))
+
+
+@bp.post("/t/<token>/withdraw")
+def tracking_withdraw(token):
+    req = _tracked_or_404(token)
+    form = WithdrawForm()
+    if not form.validate():
+        return _render_tracking(req, withdraw_form=form, status=422)
+    try:
+        withdraw_request(req, version=form.version.data, reason=form.reason.data)
+    except WorkflowError as error:
+        return _render_tracking(_reload(req), problem=error.message, status=error.http_status)
+    return _after_tracking_change(req, _("Your request was withdrawn."))
+
+
+def render_tracking_after_csrf_error(token):
+    req = _tracked_or_404(token)
+    form = AddInfoForm(meta={"csrf": False})
+    problem = _("Your session had expired. Your text is kept below: please send it again.")
+    return _render_tracking(req, info_form=form, problem=problem, status=422)
+
+
+@bp.get("/t/<token>/photos/<int:attachment_id>")
+def tracking_photo(token, attachment_id):
+    req = _tracked_or_404(token)
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.request_id != req.id:
+        abort(404)
+    response = send_file(
+        upload_path(attachment.stored_name),
+        mimetype=attachment.content_type,
+        download_name=f"{req.reference}-{attachment.id}.jpg",
+        max_age=3600,
+    )
+    response.headers["Content-Disposition"] = f'inline; filename="{req.reference}-{attachment.id}.jpg"'
+    response.cache_control.private = True
+    response.cache_control.public = False
+    return response
+
+
+def _tracked_or_404(token) -> Request:
+    req = db.session.scalar(sa.select(Request).where(Request.tracking_token == token))
+    if req is None:
+        abort(404, description=_("No request has this tracking link. Please check that the link is complete."))
+    return req
+
+
+def _reload(req: Request) -> Request:
+    db.session.expire_all()
+    return db.session.get(Request, req.id)
+
+
+def _render_tracking(req, *, info_form=None, withdraw_form=None, problem=None, notice=None, status=200):
+    context = dict(
+        req=req,
+        notice=notice,
+        info_form=info_form or AddInfoForm(formdata=None),
+        withdraw_form=withdraw_form or WithdrawForm(formdata=None),
+        can_withdraw=req.status is Status.SUBMITTED,
+        can_add_info=not req.status.is_final,
+        problem=problem,
+        tracking_url=current_app.config["PUBLIC_BASE_URL"] + url_for(".tracking", token=req.tracking_token),
+    )
+    template = "public/_tracking_card.html" if is_htmx() else "public/tracking.html"
+    return render_template(template, **context), status
+
+
+def _after_tracking_change(req, message):
+    """htmx swaps the fresh card in place; a plain form post gets 303 back to the page."""
+    if is_htmx():
+        return _render_tracking(_reload(req), notice=message)
+    flash(message, "success")
+    return redirect(url_for(".tracking", token=req.tracking_token), 303)
+
+
+# --- 我的诉求 ---------------------------------------------------------------------------
+
+
+@bp.get("/mine")
+def my_requests():
+    tokens = _remembered_tokens()
+    requests = []
+    if tokens:
+        found = db.session.scalars(sa.select(Request).where(Request.tracking_token.in_(tokens))).all()
+        by_token = {r.tracking_token: r for r in found}
+        requests = [by_token[t] for t in tokens if t in by_token]
+    return render_template("public/mine.html", requests=requests)
+
+
+def _remembered_tokens() -> list[str]:
+    raw = request.cookies.get(current_app.config["MY_REQUESTS_COOKIE"], "")
+    return [t for t in raw.split(".") if t and len(t) <= 40][: current_app.config["MY_REQUESTS_MAX"]]
+
+
+def _remember_request(response: Response, token: str) -> None:
+    """Newest first, at most MY_REQUESTS_MAX, in a long-lived HttpOnly cookie."""
+    config = current_app.config
+    tokens = [token] + [t for t in _remembered_tokens() if t != token]
+    response.set_cookie(
+        config["MY_REQUESTS_COOKIE"],
+        ".".join(tokens[: config["MY_REQUESTS_MAX"]]),
+        max_age=int(config["MY_REQUESTS_LIFETIME"].total_seconds()),
+        httponly=True,
+        samesite="Lax",
+        secure=config["SESSION_COOKIE_SECURE"],
+    )
+
+
+def _redirect(location: str):
+    """303 for a plain form post; HX-Redirect for htmx, which would otherwise swap the page in."""
+    if is_htmx():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, 303)
+
+
+@bp.get("/deputies/<int:deputy_id>/photo")
+def deputy_photo(deputy_id):
+    from ..models import Deputy
+
+    deputy = db.session.get(Deputy, deputy_id)
+    if deputy is None or not deputy.photo or not deputy.active:
+        abort(404)
+    return send_file(upload_path(deputy.photo), mimetype="image/jpeg", max_age=86400)

@@ -1,0 +1,115 @@
+"""Photos: verified by decoding, re-encoded without metadata, stored under generated names."""
+
+import hashlib
+import io
+import os
+import secrets
+import warnings
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..validators import InvalidValue
+from ..workdays import now_local
+
+ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+
+
+@dataclass
+class ProcessedPhoto:
+    """A photo that decoded cleanly, re-encoded as JPEG, not yet on disk."""
+
+    data: bytes
+    width: int
+    height: int
+    content_type: str = "image/jpeg"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def process_photo(stream, *, max_bytes: int, max_pixels: int, max_side: int) -> ProcessedPhoto:
+    """Decode an upload and re-encode it; raise InvalidValue with the reason when it is not a photo.
+
+    The re-encoding drops EXIF (GPS included) and anything hidden after the
+    image data; the orientation EXIF asked for is applied to the pixels first.
+    """
+    raw = stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise InvalidValue(_l("A photo may be at most %(mb)d MB.", mb=max_bytes // (1024 * 1024)))
+    if not raw:
+        raise InvalidValue(_l("The photo file is empty."))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(raw))
+            if image.format not in ACCEPTED_FORMATS:
+                raise InvalidValue(_l("Only JPEG, PNG or WebP photos can be attached."))
+            if image.width * image.height > max_pixels:
+                raise InvalidValue(_l("This picture has too many pixels to be a phone photo."))
+            image.load()
+    except InvalidValue:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidValue(_l("This picture has too many pixels to be a phone photo.")) from None
+    except UnidentifiedImageError:
+        raise InvalidValue(_l("This file is not a photo we can read (JPEG, PNG or WebP).")) from None
+    except (OSError, SyntaxError, ValueError):
+        raise InvalidValue(_l("This photo is damaged or incomplete; please take or choose it again.")) from None
+
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGBA")
+        background = Image.new("RGB", image.size, "white")
+        background.paste(image, mask=image.getchannel("A"))
+        image = background
+    elif image.mode != "RGB":
+        image = image.convert("RGB")
+    image.thumbnail((max_side, max_side))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=82, optimize=True)
+    return ProcessedPhoto(data=out.getvalue(), width=image.width, height=image.height)
+
+
+def process_uploads(files) -> list[ProcessedPhoto]:
+    """Process up to MAX_PHOTOS uploads from a form; empty file inputs are ignored."""
+    config = current_app.config
+    files = [f for f in files if f and f.filename]
+    if len(files) > config["MAX_PHOTOS"]:
+        raise InvalidValue(_l("At most %(n)d photos can be attached.", n=config["MAX_PHOTOS"]))
+    return [
+        process_photo(
+            f.stream,
+            max_bytes=config["MAX_PHOTO_BYTES"],
+            max_pixels=config["MAX_PHOTO_PIXELS"],
+            max_side=config["PHOTO_MAX_SIDE"],
+        )
+        for f in files
+    ]
+
+
+def upload_path(stored_name: str) -> str:
+    return os.path.join(current_app.config["UPLOAD_FOLDER"], stored_name)
+
+
+def write_photo(photo: ProcessedPhoto) -> str:
+    """Write the photo under a new generated name (yyyy/mm/random.jpg) and return that name."""
+    month = now_local().strftime("%Y/%m")
+    stored_name = f"{month}/{secrets.token_hex(16)}.jpg"
+    path = upload_path(stored_name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "xb") as handle:
+        handle.write(photo.data)
+    return stored_name
+
+
+def remove_files(stored_names: list[str]) -> None:
+    """Undo write_photo for a transaction that did not commit."""
+    for name in stored_names:
+        try:
+            os.remove(upload_path(name))
+        except FileNotFoundError:
+            pass

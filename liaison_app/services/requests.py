@@ -1,0 +1,240 @@
+"""The enterprise's side of a request: file it, add information, withdraw it."""
+
+import secrets
+from dataclasses import dataclass
+from typing import Optional
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..extensions import db
+from ..models import (
+    Attachment,
+    Category,
+    Channel,
+    Enterprise,
+    QRCode,
+    ReferenceCounter,
+    Request,
+    RequestEvent,
+    RequestKind,
+    utcnow,
+)
+from ..workdays import add_working_days, now_local
+from ..workflow import Action, Actor, WorkflowError, next_status
+from .photos import ProcessedPhoto, remove_files, write_photo
+
+
+class StaleVersion(WorkflowError):
+    """The request changed after the form was shown; nothing was written."""
+
+    http_status = 409
+
+    def __init__(self):
+        super().__init__(_l("This request was updated in the meantime. Here is the latest; please try again."))
+
+
+@dataclass
+class Filing:
+    """What the enterprise typed into the form, already validated and normalised."""
+
+    kind: RequestKind
+    enterprise_name: str
+    uscc: Optional[str]
+    contact_name: str
+    contact_phone: str  # E.164
+    category: Category
+    description: str
+    public_consent: bool
+
+
+def record_event(
+    request: Request, action: Action, actor: Actor, *, actor_user=None, note: str = "", public: bool = True
+) -> RequestEvent:
+    """Apply `action` through the workflow table and append the event that records it.
+
+    Raises a WorkflowError before anything changes when the table does not allow it.
+    """
+    from_status = request.status
+    to_status = next_status(from_status, action, actor)
+    request.status = to_status
+    event = RequestEvent(
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        actor_kind=actor,
+        actor_user_id=actor_user.id if actor_user else None,
+        note=note,
+        is_public=public,
+        jurisdiction_id=request.jurisdiction_id,
+        department_id=request.department_id,
+    )
+    request.events.append(event)
+    return event
+
+
+def file_request(
+    filing: Filing, *, qr_code: QRCode, idempotency_key: str, photos: list[ProcessedPhoto] = ()
+) -> tuple[Request, bool]:
+    """提交诉求: one transaction writes the request, its first event and its photos.
+
+    The same idempotency key always yields the same request: a double tap or a
+    retried POST returns the first one (created=False) and writes nothing.
+    """
+    existing = _by_idempotency_key(idempotency_key)
+    if existing is not None:
+        return existing, False
+
+    request = Request(
+        reference=_next_reference(),
+        tracking_token=secrets.token_urlsafe(24),
+        idempotency_key=idempotency_key,
+        kind=filing.kind,
+        category=filing.category,
+        title=_title_from(filing.description),
+        description=filing.description,
+        enterprise=_find_or_create_enterprise(filing.enterprise_name, filing.uscc),
+        contact_name=filing.contact_name,
+        contact_phone=filing.contact_phone,
+        public_consent=filing.public_consent,
+        claim_due_on=add_working_days(now_local().date(), current_app.config["CLAIM_DUE_WORKING_DAYS"]),
+        **_routing(qr_code),
+    )
+    # A new request has no status yet: the table's (None, FILE) row makes it 待受理.
+    event = record_event(request, Action.FILE, Actor.ENTERPRISE)
+    db.session.add(request)
+
+    written: list[str] = []
+    try:
+        for photo in photos:
+            stored_name = write_photo(photo)
+            written.append(stored_name)
+            db.session.add(_attachment(photo, stored_name, request=request, event=event))
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        remove_files(written)
+        existing = _by_idempotency_key(idempotency_key)
+        if existing is None:
+            raise
+        return existing, False
+    except BaseException:
+        db.session.rollback()
+        remove_files(written)
+        raise
+    return request, True
+
+
+def add_information(request: Request, *, text: str, version: int, photos: list[ProcessedPhoto] = ()) -> RequestEvent:
+    """补充说明: the enterprise adds details; a new public event on the trail."""
+    _check_version(request, version)
+    event = record_event(request, Action.ADD_INFO, Actor.ENTERPRISE, note=text)
+    request.updated_at = utcnow()  # a column change, so the UPDATE bumps the version
+    written: list[str] = []
+    try:
+        for photo in photos:
+            stored_name = write_photo(photo)
+            written.append(stored_name)
+            db.session.add(_attachment(photo, stored_name, request=request, event=event))
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        remove_files(written)
+        raise StaleVersion() from None
+    except BaseException:
+        db.session.rollback()
+        remove_files(written)
+        raise
+    return event
+
+
+def withdraw_request(request: Request, *, version: int, reason: str = "") -> RequestEvent:
+    """撤回: the enterprise takes back a request that no deputy has claimed yet."""
+    _check_version(request, version)
+    event = record_event(request, Action.WITHDRAW, Actor.ENTERPRISE, note=reason)
+    request.closed_at = utcnow()
+    _commit_or_stale()
+    return event
+
+
+def _commit_or_stale() -> None:
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise StaleVersion() from None
+
+
+def _check_version(request: Request, version: int) -> None:
+    if request.version != version:
+        raise StaleVersion()
+
+
+def _by_idempotency_key(key: str) -> Optional[Request]:
+    return db.session.scalar(sa.select(Request).where(Request.idempotency_key == key))
+
+
+def _routing(qr_code: QRCode) -> dict:
+    """A deputy's code addresses the deputy and queues at their station's jurisdiction;
+    a station's code queues at that station."""
+    if qr_code.deputy is not None:
+        deputy = qr_code.deputy
+        station = deputy.primary_station
+        jurisdiction = station.jurisdiction if station else deputy.congress_jurisdiction
+        return dict(channel=Channel.QR_DEPUTY, qr_code=qr_code, addressed_deputy=deputy,
+                    station=station, jurisdiction=jurisdiction)
+    station = qr_code.station
+    return dict(channel=Channel.QR_STATION, qr_code=qr_code, station=station, jurisdiction=station.jurisdiction)
+
+
+def _title_from(description: str, length: int = 30) -> str:
+    first_line = " ".join(description.split())
+    return first_line if len(first_line) <= length else first_line[: length - 1] + "…"
+
+
+def _find_or_create_enterprise(name: str, uscc: Optional[str]) -> Enterprise:
+    """The USCC identifies a company when given; otherwise the exact registered name does."""
+    criterion = Enterprise.uscc == uscc if uscc else Enterprise.name == name
+    enterprise = db.session.scalar(sa.select(Enterprise).where(criterion).order_by(Enterprise.id).limit(1))
+    if enterprise is not None:
+        return enterprise
+    enterprise = Enterprise(name=name, uscc=uscc)
+    try:
+        with db.session.begin_nested():
+            db.session.add(enterprise)
+    except IntegrityError:
+        # Another filing created the same company a moment ago.
+        enterprise = db.session.scalar(sa.select(Enterprise).where(criterion))
+    return enterprise
+
+
+def _next_reference() -> str:
+    """2026-000123: a gap-free per-year sequence, safe under concurrent filings."""
+    year = now_local().year
+    bump = sa.update(ReferenceCounter).where(ReferenceCounter.year == year).values(
+        last_value=ReferenceCounter.last_value + 1
+    )
+    if db.session.execute(bump).rowcount == 0:
+        try:
+            with db.session.begin_nested():
+                db.session.execute(sa.insert(ReferenceCounter).values(year=year, last_value=1))
+        except IntegrityError:
+            db.session.execute(bump)
+    value = db.session.scalar(sa.select(ReferenceCounter.last_value).where(ReferenceCounter.year == year))
+    return f"{year}-{value:06d}"
+
+
+def _attachment(photo: ProcessedPhoto, stored_name: str, *, request: Request, event: RequestEvent) -> Attachment:
+    return Attachment(
+        request=request,
+        event=event,
+        stored_name=stored_name,
+        content_type=photo.content_type,
+        size=len(photo.data),
+        sha256=photo.sha256,
+        width=photo.width,
+        height=photo.height,
+    )
