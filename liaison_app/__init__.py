@@ -86,6 +86,8 @@ def _init_requests(app: Flask) -> None:
             )
         response.vary.add("HX-Request")
         response.vary.add("Cookie")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
     @app.context_processor

@@ -5,6 +5,7 @@ Without a reachable server the PostgreSQL run is skipped with one clear line,
 except with CI=true, where that is a failure.
 """
 
+import contextvars
 import os
 import secrets
 import sys
@@ -12,6 +13,9 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+
+from flask import has_app_context
+from flask.testing import FlaskClient
 
 from liaison_app import create_app
 from liaison_app.extensions import db
@@ -96,6 +100,20 @@ def test_database(request, tmp_path_factory):
     database.drop()
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs as in production: in its own app context, so with its own
+    `g`, locale and database session, not the test's.
+
+    The test's transaction is ended first, so that the request sees what the test
+    wrote and the test afterwards reads what the request wrote.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 def make_app(database_url, tmp_path, **overrides):
     config = {
         "TESTING": True,
@@ -106,7 +124,9 @@ def make_app(database_url, tmp_path, **overrides):
         "PUBLIC_BASE_URL": "https://liaison.example.cn",
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = IsolatedClient
+    return app
 
 
 @pytest.fixture
