@@ -54,13 +54,7 @@ def request_file(token):
         form.idempotency_key.data = new_idempotency_key()
         return _render_filing(form, code)
 
-    photos = []
-    form_ok = form.validate()
-    try:
-        photos = process_uploads(form.photos.data or [])
-    except InvalidValue as error:
-        form.photos.errors = [*form.photos.errors, str(error.message)]
-        form_ok = False
+    form_ok, photos = _validate_with_photos(form)
     if not form_ok:
         return _render_filing(form, code, status=422)
 
@@ -84,6 +78,17 @@ def request_file(token):
     response = _redirect(url_for(".tracking", token=req.tracking_token))
     _remember_request(response, req.tracking_token)
     return response
+
+
+def _validate_with_photos(form):
+    """Validate the fields and decode the photos, so that every problem shows at once."""
+    form_ok = form.validate()
+    try:
+        photos = process_uploads(form.photos.data or [])
+    except InvalidValue as error:
+        form.photos.errors = [*form.photos.errors, str(error.message)]
+        return False, []
+    return form_ok, photos
 
 
 def render_filing_after_csrf_error(token):
@@ -166,13 +171,7 @@ def tracking(token):
 def tracking_add_info(token):
     req = _tracked_or_404(token)
     form = AddInfoForm()
-    photos = []
-    form_ok = form.validate()
-    try:
-        photos = process_uploads(form.photos.data or [])
-    except InvalidValue as error:
-        form.photos.errors = [*form.photos.errors, str(error.message)]
-        form_ok = False
+    form_ok, photos = _validate_with_photos(form)
     if not form_ok:
         return _render_tracking(req, info_form=form, status=422)
     try:

@@ -107,24 +107,14 @@ def file_request(
     event = record_event(request, Action.FILE, Actor.ENTERPRISE)
     db.session.add(request)
 
-    written: list[str] = []
     try:
-        for photo in photos:
-            stored_name = write_photo(photo)
-            written.append(stored_name)
-            db.session.add(_attachment(photo, stored_name, request=request, event=event))
-        db.session.commit()
+        _commit_with_photos(photos, request=request, event=event)
     except IntegrityError:
-        db.session.rollback()
-        remove_files(written)
+        # The same key committed a moment ago (a double tap on another connection).
         existing = _by_idempotency_key(idempotency_key)
         if existing is None:
             raise
         return existing, False
-    except BaseException:
-        db.session.rollback()
-        remove_files(written)
-        raise
     return request, True
 
 
@@ -133,21 +123,10 @@ def add_information(request: Request, *, text: str, version: int, photos: list[P
     _check_version(request, version)
     event = record_event(request, Action.ADD_INFO, Actor.ENTERPRISE, note=text)
     request.updated_at = utcnow()  # a column change, so the UPDATE bumps the version
-    written: list[str] = []
     try:
-        for photo in photos:
-            stored_name = write_photo(photo)
-            written.append(stored_name)
-            db.session.add(_attachment(photo, stored_name, request=request, event=event))
-        db.session.commit()
+        _commit_with_photos(photos, request=request, event=event)
     except StaleDataError:
-        db.session.rollback()
-        remove_files(written)
         raise StaleVersion() from None
-    except BaseException:
-        db.session.rollback()
-        remove_files(written)
-        raise
     return event
 
 
@@ -158,6 +137,22 @@ def withdraw_request(request: Request, *, version: int, reason: str = "") -> Req
     request.closed_at = utcnow()
     _commit_or_stale()
     return event
+
+
+def _commit_with_photos(photos: list[ProcessedPhoto], *, request: Request, event: RequestEvent) -> None:
+    """Write the photos, then commit them with the rows; on any failure roll back
+    and remove the files again, so no photo is left without its row."""
+    written: list[str] = []
+    try:
+        for photo in photos:
+            stored_name = write_photo(photo)
+            written.append(stored_name)
+            db.session.add(_attachment(photo, stored_name, request=request, event=event))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        remove_files(written)
+        raise
 
 
 def _commit_or_stale() -> None:
