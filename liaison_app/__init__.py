@@ -3,7 +3,7 @@
 import logging
 import os
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import get_locale
 
 from .config import ConfigError, load_config
@@ -65,6 +65,8 @@ def _init_extensions(app: Flask) -> None:
 
 def _select_locale() -> str:
     """?lang= chooses and is remembered in a cookie; otherwise BABEL_DEFAULT_LOCALE."""
+    if not has_request_context():  # the CLI and jobs speak the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["LANGUAGES"]
     chosen = request.args.get("lang") or request.cookies.get(current_app.config["LANGUAGE_COOKIE"])
     return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]

@@ -32,6 +32,7 @@ class Defaults:
 
     # Deadlines (working days on the Chinese official calendar).
     CLAIM_DUE_WORKING_DAYS = 1
+    RESPONSE_DUE_WORKING_DAYS = 7  # from assignment, not acknowledgement
 
     # Three photos of at most 8 MB each plus the text fields; a bigger body is refused
     # with 413 before it is read.

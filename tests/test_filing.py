@@ -55,6 +55,7 @@ def test_filing_through_a_deputys_code_addresses_the_deputy_and_queues_at_the_st
     [event] = req.events
     assert (event.action, event.from_status, event.to_status, event.is_public) == (
         Action.FILE, None, Status.SUBMITTED, True)
+    assert event.jurisdiction_id == req.jurisdiction_id  # the trail records the level it was filed at
 
 
 def test_filing_through_a_stations_code_queues_at_that_station(client):

@@ -66,12 +66,18 @@ def record_event(
         from_status=from_status,
         to_status=to_status,
         actor_kind=actor,
-        actor_user_id=actor_user.id if actor_user else None,
+        actor=actor_user,
         note=note,
         is_public=public,
-        jurisdiction_id=request.jurisdiction_id,
-        department_id=request.department_id,
     )
+    # The level and department the request is at after this event. A request set up
+    # through relationships has no ids before the flush, one set up by id no objects.
+    for name in ("jurisdiction", "department"):
+        target = getattr(request, name)
+        if target is not None:
+            setattr(event, name, target)
+        else:
+            setattr(event, f"{name}_id", getattr(request, f"{name}_id"))
     request.events.append(event)
     return event
 
@@ -207,19 +213,24 @@ def _find_or_create_enterprise(name: str, uscc: Optional[str]) -> Enterprise:
 
 
 def _next_reference() -> str:
-    """2026-000123: a gap-free per-year sequence, safe under concurrent filings."""
-    year = now_local().year
+    return reserve_references(now_local().year, 1)[0]
+
+
+def reserve_references(year: int, count: int) -> list[str]:
+    """Take `count` consecutive reference numbers of `year` (2026-000123) from the
+    per-year counter: gap-free and safe under concurrent filings, as the counter
+    row stays locked until the transaction ends."""
     bump = sa.update(ReferenceCounter).where(ReferenceCounter.year == year).values(
-        last_value=ReferenceCounter.last_value + 1
+        last_value=ReferenceCounter.last_value + count
     )
     if db.session.execute(bump).rowcount == 0:
         try:
             with db.session.begin_nested():
-                db.session.execute(sa.insert(ReferenceCounter).values(year=year, last_value=1))
+                db.session.execute(sa.insert(ReferenceCounter).values(year=year, last_value=count))
         except IntegrityError:
             db.session.execute(bump)
-    value = db.session.scalar(sa.select(ReferenceCounter.last_value).where(ReferenceCounter.year == year))
-    return f"{year}-{value:06d}"
+    last = db.session.scalar(sa.select(ReferenceCounter.last_value).where(ReferenceCounter.year == year))
+    return [f"{year}-{value:06d}" for value in range(last - count + 1, last + 1)]
 
 
 def _attachment(photo: ProcessedPhoto, stored_name: str, *, request: Request, event: RequestEvent) -> Attachment:

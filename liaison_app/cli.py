@@ -1,0 +1,208 @@
+"""Command-line tools: flask seed-demo, flask create-user."""
+
+import json
+import re
+import sys
+from typing import Optional
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from flask_babel import force_locale
+from sqlalchemy.exc import IntegrityError
+
+from . import demo
+from .extensions import begin_write, db
+from .models import Deputy, Department, Jurisdiction, Role, User
+from .validators import InvalidValue, normalise_phone
+
+MIN_PASSWORD_LENGTH = 8
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,39}")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(create_user_command)
+
+
+# --- flask seed-demo ---------------------------------------------------------------------
+
+
+@click.command("seed-demo")
+@click.option("--json", "as_json", is_flag=True, help="Print only a JSON object (logins, QR URLs, counts).")
+@click.option("--if-empty", is_flag=True, help="Load the demo only into an empty database; never into a real install.")
+@with_appcontext
+def seed_demo_command(as_json: bool, if_empty: bool) -> None:
+    """Load the demo data set (Taicang and Wan'an). Running it again writes nothing."""
+    begin_write()  # the check and the writes in one write transaction
+    if if_empty and demo.holds_other_data():
+        db.session.rollback()
+        message = "The database already holds data that is not the demo's; the demo data set was not loaded."
+        if as_json:
+            click.echo(json.dumps({"created": False, "skipped": message, "users": [], "qr_urls": []}))
+        else:
+            click.echo(message)
+        return
+    try:
+        summary = demo.seed_demo()
+    except demo.DemoConflict as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    except BaseException:
+        db.session.rollback()
+        raise
+    base = current_app.config["PUBLIC_BASE_URL"]
+    if as_json:
+        click.echo(json.dumps(_summary_json(summary, base), ensure_ascii=False, indent=2))
+    else:
+        click.echo(_summary_text(summary, base))
+
+
+def _qr_url(base: str, token: str) -> str:
+    return f"{base}/q/{token}"
+
+
+def _summary_json(summary: demo.DemoSummary, base: str) -> dict:
+    return {
+        "created": summary.created,
+        "users": [
+            {"username": login.username, "password": login.password, "role": login.role.value,
+             "display_name": login.display_name}
+            for login in summary.logins
+        ],
+        "qr_urls": [_qr_url(base, code.token) for code in summary.codes],
+        "qr_codes": [
+            {"url": _qr_url(base, code.token), "target": code.target, "name": code.name, "place": code.place}
+            for code in summary.codes
+        ],
+        "retired_qr_url": _qr_url(base, summary.retired_code.token) if summary.retired_code else None,
+        "counts": summary.counts,
+    }
+
+
+def _summary_text(summary: demo.DemoSummary, base: str) -> str:
+    counts = summary.counts
+    lines = [
+        "Demo data loaded." if summary.created
+        else "The demo data set is already in this database; nothing was written.",
+        f"  {counts['stations']} stations, {counts['deputies']} deputies, {counts['departments']} departments, "
+        f"{counts['enterprises']} enterprises, {counts['requests']} requests, {counts['qr_codes']} QR codes",
+        "",
+        "Demo logins (published passwords: for a demo only, never on a real install):",
+    ]
+    width = max((len(login.username) for login in summary.logins), default=8) + 2
+    for login in summary.logins:
+        lines.append(f"  {login.username:<{width}}{login.password:<20}{login.role.value:<8}{login.display_name}")
+    lines += ["", "QR codes to open on a phone:"]
+    for code in summary.codes:
+        lines.append(f"  {code.target:<8}{code.name} ({code.place})")
+        lines.append(f"          {_qr_url(base, code.token)}")
+    if summary.retired_code:
+        lines.append(f"  retired {summary.retired_code.name} ({summary.retired_code.place}): shows where to go instead")
+        lines.append(f"          {_qr_url(base, summary.retired_code.token)}")
+    return "\n".join(lines)
+
+
+# --- flask create-user -------------------------------------------------------------------
+
+ROLE_SCOPES = {Role.STAFF: "jurisdiction", Role.UNIT: "department", Role.DEPUTY: "deputy"}
+
+
+@click.command("create-user")
+@click.option("--username", required=True, help="Login name: 3-40 letters, digits, '.', '_' or '-'.")
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]), help="What the user does.")
+@click.option("--phone", help="Mainland China mobile or landline (stored in E.164).")
+@click.option("--display-name", default="", help="The name shown in the app, e.g. 陈晓燕.")
+@click.option("--jurisdiction", "division_code", help="Division code the staff member works for (role staff).")
+@click.option("--department", "department_id", type=int, help="Id of the handling unit (role unit).")
+@click.option("--deputy", "deputy_id", type=int, help="Id of the deputy this account belongs to (role deputy).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@with_appcontext
+def create_user_command(username: str, role: str, phone: Optional[str], display_name: str,
+                        division_code: Optional[str], department_id: Optional[int], deputy_id: Optional[int],
+                        password_stdin: bool) -> None:
+    """Create a user account; the password is asked for twice, hidden."""
+    chosen = Role(role)
+    scopes = {"jurisdiction": division_code, "department": department_id, "deputy": deputy_id}
+    _check_role_scope(chosen, scopes)
+    begin_write()
+    try:
+        # The validators' messages are translatable; a terminal gets them in English.
+        with force_locale("en"):
+            user = _build_user(username, chosen, phone, display_name, division_code, department_id, deputy_id)
+        user.set_password(_read_password(password_stdin))
+        db.session.add(user)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise click.ClickException("Another user with this username, phone or deputy was created meanwhile.") from None
+    except BaseException:
+        db.session.rollback()
+        raise
+    click.echo(f"Created {chosen.value} user '{user.username}' (id {user.id}).")
+
+
+def _check_role_scope(role: Role, scopes: dict) -> None:
+    """Each role needs exactly its own scope: staff a jurisdiction, unit a department, deputy a deputy."""
+    needed = ROLE_SCOPES.get(role)
+    if needed and scopes[needed] is None:
+        raise click.UsageError(f"Role '{role.value}' needs --{needed}.")
+    extra = [name for name, value in scopes.items() if value is not None and name != needed]
+    if extra:
+        raise click.UsageError(f"--{extra[0]} does not apply to role '{role.value}'.")
+
+
+def _build_user(username: str, role: Role, phone: Optional[str], display_name: str,
+                division_code: Optional[str], department_id: Optional[int], deputy_id: Optional[int]) -> User:
+    """Validate everything against the database and return the unsaved user."""
+    username = username.strip()
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise click.BadParameter("use 3-40 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+                                 param_hint="--username")
+    if db.session.scalar(sa.select(User.id).where(sa.func.lower(User.username) == username.lower())):
+        raise click.ClickException(f"The username '{username}' is already taken.")
+    display_name = display_name.strip()
+    if len(display_name) > 40:
+        raise click.BadParameter("at most 40 characters.", param_hint="--display-name")
+    user = User(username=username, role=role, display_name=display_name)
+
+    if phone is not None:
+        try:
+            user.phone = normalise_phone(phone)
+        except InvalidValue as error:
+            raise click.BadParameter(str(error.message), param_hint="--phone") from None
+        if db.session.scalar(sa.select(User.id).where(User.phone == user.phone)):
+            raise click.ClickException(f"The phone number {user.phone} already belongs to another user.")
+
+    if division_code is not None:
+        user.jurisdiction = _active_or_fail(
+            db.session.scalar(sa.select(Jurisdiction).where(Jurisdiction.division_code == division_code.strip())),
+            f"No jurisdiction has the division code '{division_code}'.",
+        )
+    if department_id is not None:
+        user.department = _active_or_fail(db.session.get(Department, department_id),
+                                          f"No handling unit has the id {department_id}.")
+    if deputy_id is not None:
+        user.deputy = _active_or_fail(db.session.get(Deputy, deputy_id), f"No deputy has the id {deputy_id}.")
+        if db.session.scalar(sa.select(User.id).where(User.deputy_id == deputy_id)):
+            raise click.ClickException(f"Deputy {deputy_id} ({user.deputy.name}) already has a user account.")
+    return user
+
+
+def _active_or_fail(row, missing: str):
+    if row is None:
+        raise click.ClickException(missing)
+    if not row.active:
+        raise click.ClickException(f"{row.name} is inactive; reactivate it first.")
+    return row
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    return password
