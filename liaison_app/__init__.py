@@ -3,7 +3,7 @@
 import logging
 import os
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import get_locale
 
 from .config import ConfigError, load_config
@@ -95,6 +95,6 @@ def _init_requests(app: Flask) -> None:
     @app.context_processor
     def _locale_context():
         locale = get_locale()
-        return {"html_lang": "zh-CN" if locale and locale.language == "zh" else "en", "g": g}
+        return {"html_lang": "zh-CN" if locale and locale.language == "zh" else "en"}
 
     logging.getLogger("liaison").setLevel(logging.INFO)

@@ -93,6 +93,7 @@ def test_the_page_is_in_english_on_request(client):
     page = client.get(f"/q/{code.token}?lang=en").get_data(as_text=True)
 
     assert "Report a problem / Make a suggestion" in page
+    assert "Deputy to the " in page and "人大代表" not in page
     assert '<html lang="en">' in page
     # and the choice sticks
     assert "Report a problem" in client.get(f"/q/{code.token}/file").get_data(as_text=True)

@@ -6,6 +6,7 @@ from typing import Optional
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -64,8 +65,8 @@ class Deputy(db.Model):
         """How a poster or landing page names the deputy's office, e.g. 太仓市人大代表."""
         place = self.congress_jurisdiction
         if self.kind is DeputyKind.STREET_REPRESENTATIVE:
-            return f"{place.name}议政代表"
-        return f"{place.name}人大代表"
+            return gettext("Deliberative representative of %(place)s", place=place.name)
+        return gettext("Deputy to the %(place)s People's Congress", place=place.name)
 
     @property
     def level(self) -> Level:

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Optional
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -62,10 +63,10 @@ class Jurisdiction(db.Model):
     def congress_name(self) -> str:
         """The body a request is escalated to, e.g. 太仓市人大常委会 or 娄东街道人大工委."""
         if self.is_street:
-            return f"{self.name}人大工委"
+            return gettext("%(place)s People's Congress Working Committee", place=self.name)
         if self.level is Level.TOWNSHIP:
-            return f"{self.name}人大"
-        return f"{self.name}人大常委会"
+            return gettext("%(place)s People's Congress", place=self.name)
+        return gettext("Standing Committee of the %(place)s People's Congress", place=self.name)
 
     def ancestors(self) -> list["Jurisdiction"]:
         chain, node = [], self.parent

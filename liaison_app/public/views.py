@@ -213,7 +213,6 @@ def tracking_photo(token, attachment_id):
         download_name=f"{req.reference}-{attachment.id}.jpg",
         max_age=3600,
     )
-    response.headers["Content-Disposition"] = f'inline; filename="{req.reference}-{attachment.id}.jpg"'
     response.cache_control.private = True
     response.cache_control.public = False
     return response
