@@ -3,8 +3,10 @@
 import logging
 import os
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, current_app, has_request_context, redirect, request
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import login_url
 
 from .config import ConfigError, load_config
 from .extensions import babel, begin_write, configure_sqlite, csrf, db, login_manager, migrate
@@ -24,9 +26,11 @@ def create_app(test_config=None) -> Flask:
     _init_extensions(app)
     _init_requests(app)
 
-    from . import errors, health, public, templating
+    from . import auth, desk, errors, health, public, templating
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     errors.register(app)
     templating.register(app)
@@ -48,6 +52,11 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Asia/Shanghai")
     login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.login_message_category = "warning"
+    login_manager.localize_callback = str  # the lazy message, in the user's language
+    login_manager.session_protection = "basic"  # "strong" would log out phones whose IP changes
 
     @login_manager.user_loader
     def _load_user(session_id: str):
@@ -58,9 +67,17 @@ def _init_extensions(app: Flask) -> None:
         if not user_id.isdigit():
             return None
         user = db.session.get(User, int(user_id))
-        if user is None or str(user.session_generation) != generation:
+        if user is None or not user.active or str(user.session_generation) != generation:
             return None
         return user
+
+    @login_manager.unauthorized_handler
+    def _to_login():
+        # htmx would swap the login page into a fragment: make the browser navigate instead.
+        from .templating import is_htmx, redirect_after_post
+
+        target = login_url("auth.login", next_url=request.full_path.rstrip("?"))
+        return redirect_after_post(target) if is_htmx() else redirect(target)
 
 
 def _select_locale() -> str:

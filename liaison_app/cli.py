@@ -1,4 +1,4 @@
-"""Command-line tools: flask seed-demo, flask create-user."""
+"""Command-line tools: flask seed-demo, create-user, notify-retry, calendar-day."""
 
 import json
 import re
@@ -12,9 +12,11 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy.exc import IntegrityError
 
-from . import demo
+from . import demo, workdays
 from .extensions import begin_write, db
 from .models import Deputy, Department, Jurisdiction, Role, User
+from .services import calendar as calendar_service
+from .services import notify
 from .validators import InvalidValue, normalise_phone
 
 MIN_PASSWORD_LENGTH = 8
@@ -24,6 +26,8 @@ USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,39}")
 def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_user_command)
+    app.cli.add_command(notify_retry_command)
+    app.cli.add_command(calendar_day_group)
 
 
 # --- flask seed-demo ---------------------------------------------------------------------
@@ -206,3 +210,75 @@ def _read_password(from_stdin: bool) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
     return password
+
+
+# --- flask notify-retry ------------------------------------------------------------------
+
+
+@click.command("notify-retry")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many messages.")
+@with_appcontext
+def notify_retry_command(limit: int) -> None:
+    """Send the notifications that are due (new ones and retries). Run it from cron every minute."""
+    sent, failed = notify.deliver_pending(limit=limit)
+    click.echo(f"Sent {sent}, failed {failed}.")
+
+
+# --- flask calendar-day ------------------------------------------------------------------
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.group("calendar-day")
+def calendar_day_group() -> None:
+    """The holiday table: holidays and make-up working days that override chinese-calendar."""
+
+
+@calendar_day_group.command("set")
+@click.argument("day", type=DATE, metavar="DATE")
+@click.option("--holiday/--workday", "holiday", default=None, help="Whether offices are closed or open that day.")
+@click.option("--name", default="", help="What the day is, e.g. 国庆节 or 调休上班.")
+@with_appcontext
+def calendar_day_set_command(day, holiday: Optional[bool], name: str) -> None:
+    """Make DATE (YYYY-MM-DD) a holiday or a working day."""
+    if holiday is None:
+        raise click.UsageError("Say --holiday or --workday.")
+    try:
+        entry = calendar_service.set_calendar_day(day.date(), not holiday, name)
+    except calendar_service.InvalidCalendarDay as error:
+        raise click.BadParameter(str(error), param_hint="--name") from None
+    click.echo(_calendar_line(entry.day, entry.is_working_day, entry.name))
+
+
+@calendar_day_group.command("clear")
+@click.argument("day", type=DATE, metavar="DATE")
+@with_appcontext
+def calendar_day_clear_command(day) -> None:
+    """Remove the entry for DATE, so that chinese-calendar decides again."""
+    if calendar_service.clear_calendar_day(day.date()):
+        click.echo(f"Cleared {day.date()}; it is now a {_day_kind(workdays.is_working_day(day.date()))}.")
+    else:
+        click.echo(f"{day.date()} had no entry.")
+
+
+@calendar_day_group.command("list")
+@click.option("--year", type=int, default=lambda: workdays.today_local().year, help="Default: this year.")
+@with_appcontext
+def calendar_day_list_command(year: int) -> None:
+    """List a year's entries."""
+    first, last = workdays.package_years()
+    known = "knows" if first <= year <= last else "does not know"
+    click.echo(f"chinese-calendar {known} {year}; these entries override it:")
+    entries = calendar_service.calendar_days_in(year)
+    for entry in entries:
+        click.echo("  " + _calendar_line(entry.day, entry.is_working_day, entry.name))
+    if not entries:
+        click.echo("  (none)")
+
+
+def _day_kind(is_working_day: bool) -> str:
+    return "working day" if is_working_day else "holiday"
+
+
+def _calendar_line(day, is_working_day: bool, name: str) -> str:
+    return f"{day.isoformat()} {day:%a} {_day_kind(is_working_day):<11} {name}".rstrip()

@@ -11,6 +11,8 @@ ENV_SETTINGS = (
     "BABEL_DEFAULT_LOCALE",
     "UPLOAD_FOLDER",
     "SESSION_COOKIE_SECURE",
+    "NOTIFIER",
+    "NOTIFY_WEBHOOK_URL",
 )
 
 
@@ -33,6 +35,18 @@ class Defaults:
     # Deadlines (working days on the Chinese official calendar).
     CLAIM_DUE_WORKING_DAYS = 1
     RESPONSE_DUE_WORKING_DAYS = 7  # from assignment, not acknowledgement
+    RATING_DAYS = 7  # calendar days the enterprise has to rate; then closed as 未评价
+
+    # Outbound notifications (services/notify.py). "log" writes a line per message;
+    # "webhook" posts JSON to NOTIFY_WEBHOOK_URL, e.g. a WeCom or DingTalk group robot
+    # (its URL holds the robot's key: set it in the environment or instance/config.py).
+    NOTIFIER = "log"
+    NOTIFY_WEBHOOK_URL = None
+    NOTIFY_TIMEOUT_SECONDS = 5
+    NOTIFY_MAX_ATTEMPTS = 5  # then the message is marked failed
+    NOTIFY_RETRY_SECONDS = 60  # the first retry's delay; it doubles with each attempt
+    # Try to send right after the commit; `flask notify-retry` (cron) sends the rest.
+    NOTIFY_DELIVER_IMMEDIATELY = True
 
     # Three photos of at most 8 MB each plus the text fields; a bigger body is refused
     # with 413 before it is read.
@@ -50,6 +64,11 @@ class Defaults:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
+    # "Remember me" on a deputy's phone; REMEMBER_COOKIE_SECURE follows SESSION_COOKIE_SECURE
+    # unless set (see load_config).
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
 
     # The phone remembers the requests filed from it (我的诉求) in this cookie.
     MY_REQUESTS_COOKIE = "my_requests"
@@ -76,6 +95,7 @@ def load_config(app, test_config=None):
             app.config[name] = _coerce(os.environ[name])
     if test_config:
         app.config.update(test_config)
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
 
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "liaison.sqlite")

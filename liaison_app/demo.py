@@ -1272,7 +1272,7 @@ class RequestFactory:
             public_consent=d.consent,
             # Column defaults apply only at INSERT; the trail below reads these before that.
             return_count=0,
-            extension_requested=False,
+            extension_used=False,
             is_supervised=False,
             is_key_supervision=False,
             created_at=filed_at,
@@ -1324,10 +1324,16 @@ class RequestFactory:
             request.closed_at = at
         elif step.action in (Action.REJECT, Action.WITHDRAW):
             request.closed_at = at
+        elif step.action is Action.ACCEPT:
+            request.rating_due_on = day + timedelta(days=self.config["RATING_DAYS"])
         elif step.action is Action.DECIDE_EXTENSION:
-            request.due_on = add_working_days(request.due_on, EXTENSION_WORKING_DAYS)
+            request.due_on = request.extension_due_on
         if "extension" in effect:
-            request.extension_requested = effect["extension"]
+            if effect["extension"]:  # asked for: the proposed later due date waits for staff
+                request.extension_due_on = add_working_days(request.due_on, EXTENSION_WORKING_DAYS)
+            else:  # decided: the one extension is used
+                request.extension_due_on = None
+                request.extension_used = True
         if effect.get("supervised"):
             request.is_supervised = True
             request.is_key_supervision = request.is_key_supervision or effect.get("key_supervision", False)

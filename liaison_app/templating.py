@@ -1,15 +1,25 @@
 """Template helpers: htmx detection, DOM ids, and local formatting."""
 
-from flask import Flask, request
-from flask_babel import format_date, format_datetime, get_locale
+from flask import Flask, make_response, redirect, request
+from flask_babel import format_date, format_datetime, get_locale, gettext, ngettext
 
 from .validators import display_phone, mask_phone
-from .workflow import ACTION_LABELS, ACTOR_LABELS
+from .models import RATING_LABELS
+from .workflow import ACTION_LABELS, ACTOR_LABELS, Action
 
 
 def is_htmx() -> bool:
     """A request made by htmx (not a boosted full-page navigation) gets a fragment."""
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+
+
+def redirect_after_post(location: str):
+    """303 for a plain form post; HX-Redirect for htmx, which would otherwise swap the page in."""
+    if is_htmx():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, 303)
 
 
 def dom_id(obj, part: str = "") -> str:
@@ -18,12 +28,37 @@ def dom_id(obj, part: str = "") -> str:
     return f"{name}-{obj.id}" + (f"-{part}" if part else "")
 
 
+def event_text(event) -> str:
+    """One line of the trail in plain words: 已交办至 太仓市住建局, 已上报至 太仓市人大常委会."""
+    if event.action is Action.ASSIGN and event.department is not None:
+        return gettext("Assigned to %(department)s", department=event.department.name)
+    if event.action in (Action.ESCALATE, Action.SEND_DOWN) and event.jurisdiction is not None:
+        body = event.jurisdiction.congress_name
+        if event.action is Action.ESCALATE:
+            return gettext("Escalated to %(body)s", body=body)
+        return gettext("Sent back to %(body)s", body=body)
+    return str(ACTION_LABELS[event.action])
+
+
+def days_left(due, today) -> str:
+    """还剩 3 天 / 今天到期 / 超期 2 天."""
+    delta = (due - today).days
+    if delta > 0:
+        return ngettext("%(num)d day left", "%(num)d days left", delta)
+    if delta == 0:
+        return gettext("due today")
+    return ngettext("%(num)d day overdue", "%(num)d days overdue", -delta)
+
+
 def register(app: Flask) -> None:
     app.jinja_env.globals.update(
         dom_id=dom_id,
         action_labels=ACTION_LABELS,
         actor_labels=ACTOR_LABELS,
         current_locale=get_locale,
+        event_text=event_text,
+        days_left=days_left,
+        rating_labels=RATING_LABELS,
     )
     app.jinja_env.filters.update(
         local_datetime=lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else "",

@@ -1,35 +1,98 @@
-"""Working days on the Chinese official calendar (with 调休 make-up days)."""
+"""Working days on the Chinese official calendar (with 调休 make-up days).
+
+Which days are worked is decided, in this order, by:
+1. the admin-editable holiday table (CalendarDay), when a date has an entry;
+2. chinese-calendar, which knows the State Council's holidays and make-up days;
+3. Monday to Friday, for a year the package does not know yet.
+
+Outside an app context (a script, a unit test without the app) the table is not
+consulted and the package and the weekday rule still answer.
+"""
 
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import sqlalchemy as sa
+from flask import current_app, has_app_context
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def now_local() -> datetime:
+    """The current time in China, where every deadline is counted."""
     return datetime.now(timezone.utc).astimezone(CHINA)
 
 
 def today_local() -> date:
+    """Today's date in China (8 hours ahead of UTC: 17:00Z is already tomorrow)."""
     return now_local().date()
 
 
 def is_working_day(day: date) -> bool:
-    try:
-        return chinese_calendar.is_workday(day)
-    except NotImplementedError:
-        # A year the package does not know yet: fall back to Monday to Friday.
-        return day.weekday() < 5
+    """Whether offices work on `day` (one look-up in the holiday table)."""
+    return _is_working_day(day, _load_overrides(day, day))
 
 
 def add_working_days(start: date, days: int) -> date:
-    """The date `days` working days after `start` (start itself not counted)."""
-    current = start
-    remaining = days
+    """The date `days` working days after `start` (start itself not counted).
+
+    The holiday table is read once for a window that comfortably covers the
+    answer; only if admins have declared an unusually long run of holidays
+    does the count run past it and read the next window.
+    """
+    current, remaining = start, days
+    overrides: dict[date, bool] = {}
+    loaded_through = start
     while remaining > 0:
         current += timedelta(days=1)
-        if is_working_day(current):
+        if current > loaded_through:
+            # Room for weekends and a Spring Festival week (8-9 days off).
+            loaded_through = current + timedelta(days=2 * remaining + 30)
+            overrides.update(_load_overrides(current, loaded_through))
+        if _is_working_day(current, overrides):
             remaining -= 1
     return current
+
+
+def claim_due_on(filed_on: date) -> date:
+    """认领期限: a deputy must claim a request within CLAIM_DUE_WORKING_DAYS of filing."""
+    return add_working_days(filed_on, current_app.config["CLAIM_DUE_WORKING_DAYS"])
+
+
+def response_due_on(assigned_on: date) -> date:
+    """答复期限: the handling unit's deadline, counted from assignment (交办), not
+    from acknowledgement (签收), RESPONSE_DUE_WORKING_DAYS working days later."""
+    return add_working_days(assigned_on, current_app.config["RESPONSE_DUE_WORKING_DAYS"])
+
+
+def package_years() -> tuple[int, int]:
+    """The first and last year whose official holidays chinese-calendar knows."""
+    known = chinese_calendar.holidays.keys()
+    return min(known).year, max(known).year
+
+
+def official_working_day(day: date) -> bool:
+    """The package's answer (调休 included), or Monday to Friday for an unknown year."""
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        return day.weekday() < 5
+
+
+def _is_working_day(day: date, overrides: dict[date, bool]) -> bool:
+    override = overrides.get(day)
+    return official_working_day(day) if override is None else override
+
+
+def _load_overrides(first: date, last: date) -> dict[date, bool]:
+    """The holiday table's entries from `first` to `last`, as {day: is_working_day}."""
+    if not has_app_context():
+        return {}
+    from .extensions import db
+    from .models import CalendarDay
+
+    query = sa.select(CalendarDay.day, CalendarDay.is_working_day).where(CalendarDay.day.between(first, last))
+    # Deadlines are computed in the middle of a service's changes: never flush them early.
+    with db.session.no_autoflush:
+        return {day: working for day, working in db.session.execute(query)}

@@ -90,7 +90,8 @@ class Action(StrEnum):
     ACCEPT = "accept"
     SEND_BACK = "send_back"
     RATE = "rate"
-    REOPEN_UNSATISFIED = "reopen_unsatisfied"
+    REOPEN_UNSATISFIED = "reopen_unsatisfied"  # back to the department
+    REOPEN_TO_CLAIMANT = "reopen_to_claimant"  # the deputy had answered directly
     AUTO_CLOSE = "auto_close"
     REOPEN = "reopen"
     REMIND = "remind"
@@ -117,6 +118,7 @@ ACTION_LABELS = {
     Action.SEND_BACK: _l("Sent back for more work"),
     Action.RATE: _l("Rated by the enterprise"),
     Action.REOPEN_UNSATISFIED: _l("Reopened: the enterprise was not satisfied"),
+    Action.REOPEN_TO_CLAIMANT: _l("Reopened: the enterprise was not satisfied"),
     Action.AUTO_CLOSE: _l("Closed without a rating"),
     Action.REOPEN: _l("Reopened"),
     Action.REMIND: _l("Reminder sent"),
@@ -164,8 +166,9 @@ TRANSITIONS: dict[tuple[Status | None, Action], Transition] = {
     (Status.REPLIED, Action.SEND_BACK): _t(Status.IN_PROGRESS, *_HANDLERS),
     (Status.AWAITING_RATING, Action.RATE): _t(Status.CLOSED, Actor.ENTERPRISE),
     (Status.AWAITING_RATING, Action.REOPEN_UNSATISFIED): _t(Status.IN_PROGRESS, Actor.ENTERPRISE),
+    (Status.AWAITING_RATING, Action.REOPEN_TO_CLAIMANT): _t(Status.CLAIMED, Actor.ENTERPRISE),
     (Status.AWAITING_RATING, Action.AUTO_CLOSE): _t(Status.CLOSED, Actor.SYSTEM),
-    (Status.CLOSED, Action.REOPEN): _t(Status.CLAIMED, Actor.STAFF),
+    (Status.CLOSED, Action.REOPEN): _t(Status.SUBMITTED, Actor.STAFF),
     (Status.WITHDRAWN, Action.REOPEN): _t(Status.SUBMITTED, Actor.STAFF),
 }
 # The enterprise may add information, and staff may remind, at any open status.

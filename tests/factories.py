@@ -96,8 +96,15 @@ def make_user(role: Role = Role.ADMIN, password: str = "correct horse battery", 
         values["deputy"] = make_deputy()
     values.update(overrides)
     user = User(**values)
-    user.set_password(password)
+    # argon2 is slow on purpose; hash each test password once per run.
+    if password not in _password_hashes:
+        user.set_password(password)
+        _password_hashes[password] = user.password_hash
+    user.password_hash = _password_hashes[password]
     return _save(user)
+
+
+_password_hashes: dict[str, str] = {}
 
 
 def image_bytes(fmt: str = "JPEG", size=(64, 48), color=(200, 30, 30), exif=None) -> bytes:
@@ -106,3 +113,70 @@ def image_bytes(fmt: str = "JPEG", size=(64, 48), color=(200, 30, 30), exif=None
     kwargs = {"exif": exif} if exif is not None else {}
     image.save(out, format=fmt, **kwargs)
     return out.getvalue()
+
+
+def make_request(*, station: Station | None = None, deputy: Deputy | None = None, **overrides):
+    """A request filed at a station (addressed to `deputy` when given), with its FILE event."""
+    import secrets
+    import uuid
+
+    from liaison_app.models import Category, Channel, Request
+    from liaison_app.services.requests import record_event, reserve_references
+    from liaison_app.workdays import add_working_days, today_local
+    from liaison_app.workflow import Action, Actor
+
+    station = station or (deputy.stations[0] if deputy else make_station())
+    values = dict(
+        reference=reserve_references(today_local().year, 1)[0],
+        tracking_token=secrets.token_urlsafe(24),
+        idempotency_key=uuid.uuid4().hex,
+        category=Category.FINANCE,
+        title="过桥资金紧张",
+        description="银行贷款到期续贷需要过桥资金，希望协调政策性转贷基金。",
+        enterprise=make_enterprise(),
+        contact_name="张明",
+        contact_phone="+8613912345678",
+        channel=Channel.QR_DEPUTY if deputy else Channel.QR_STATION,
+        station=station,
+        addressed_deputy=deputy,
+        jurisdiction=station.jurisdiction,
+        claim_due_on=add_working_days(today_local(), 1),
+        return_count=0,
+        extension_used=False,
+        is_supervised=False,
+        is_key_supervision=False,
+    )
+    values.update(overrides)
+    req = Request(**values)
+    record_event(req, Action.FILE, Actor.ENTERPRISE)
+    return _save(req)
+
+
+class Tree:
+    """江苏省 > 苏州市 > 太仓市 > 沙溪镇, with a station, deputies, staff and a department at each level."""
+
+    def __init__(self):
+        n = next(_seq)
+        self.province = make_jurisdiction(name="江苏省", level=Level.PROVINCE, division_code=f"p{n}")
+        self.city = make_jurisdiction(name="苏州市", level=Level.CITY, division_code=f"c{n}", parent=self.province)
+        self.county = make_jurisdiction(name="太仓市", level=Level.COUNTY, division_code=f"x{n}", parent=self.city)
+        self.township = make_jurisdiction(name="沙溪镇", level=Level.TOWNSHIP, division_code=f"t{n}", parent=self.county)
+        self.station = make_station(name="沙溪镇代表联络站", jurisdiction=self.township)
+        self.other_station = make_station(name="浏河镇代表联络站", jurisdiction=self.township)
+        self.deputy = make_deputy(self.station, name="顾振华")
+        self.colleague = make_deputy(self.station, name="刘春梅")
+        self.outsider = make_deputy(self.other_station, name="陈立新")
+        self.deputy_user = make_user(Role.DEPUTY, deputy=self.deputy, display_name="顾振华")
+        self.colleague_user = make_user(Role.DEPUTY, deputy=self.colleague, display_name="刘春梅")
+        self.outsider_user = make_user(Role.DEPUTY, deputy=self.outsider, display_name="陈立新")
+        self.staff = {level: make_user(Role.STAFF, jurisdiction=j, display_name=f"{j.name}工作人员")
+                      for level, j in self.levels.items()}
+        self.departments = {level: make_department(name=f"{j.name}住建局", jurisdiction=j)
+                            for level, j in self.levels.items()}
+        self.officers = {level: make_user(Role.UNIT, department=d, display_name=f"{d.name}经办人")
+                         for level, d in self.departments.items()}
+        self.admin = make_user(Role.ADMIN)
+
+    @property
+    def levels(self):
+        return {"province": self.province, "city": self.city, "county": self.county, "township": self.township}

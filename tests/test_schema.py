@@ -64,3 +64,20 @@ def test_foreign_keys_are_enforced(app):
         enforced = True
         db.session.rollback()
     assert enforced
+
+
+def test_migrations_go_down_and_up_again_with_data(test_database, tmp_path):
+    from flask_migrate import downgrade
+
+    from liaison_app.models import Request
+    from tests.factories import make_request
+
+    app = make_app(test_database.new_url(), tmp_path)
+    with app.app_context():
+        upgrade()
+        make_request()
+        downgrade(revision="0001")
+        upgrade()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Request)) == 1
+        db.session.remove()
+        db.engine.dispose()

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from liaison_app.extensions import db
-from liaison_app.models import Attachment, Request, RequestEvent
+from liaison_app.models import Attachment, Rating, Request, RequestEvent
 from liaison_app.workflow import Action, Status
 from tests.factories import image_bytes, make_qr_code
 from tests.test_filing import form_data
@@ -157,3 +157,97 @@ def test_events_cannot_be_changed_once_written(filed):
     with pytest.raises(ValueError, match="immutable"):
         db.session.commit()
     db.session.rollback()
+
+
+def awaiting_rating(tree):
+    from liaison_app.models import Outcome
+    from liaison_app.services import workflow as wf
+    from tests.factories import make_request
+
+    req = make_request(deputy=tree.deputy)
+    wf.claim_request(req, actor=tree.deputy_user)
+    wf.assign_request(reload(req), actor=tree.deputy_user, version=reload(req).version,
+                      department=tree.departments["township"])
+    wf.acknowledge(reload(req), actor=tree.officers["township"], version=reload(req).version)
+    wf.respond(reload(req), actor=tree.officers["township"], version=reload(req).version,
+               outcome=Outcome.SOLVED, text="已协调银行办理续贷。")
+    wf.accept_answer(reload(req), actor=tree.deputy_user, version=reload(req).version)
+    return reload(req)
+
+
+@pytest.fixture
+def tree(app):
+    from tests.factories import Tree
+
+    return Tree()
+
+
+def test_the_public_trail_tells_each_step_in_plain_words(client, tree):
+    from liaison_app.services import workflow as wf
+
+    req = awaiting_rating(tree)
+    wf.remind(req, actor=tree.staff["county"], note="内部催办说明")
+
+    page = client.get(f"/t/{req.tracking_token}").get_data(as_text=True)
+
+    for step in ("已认领", "已交办至 沙溪镇住建局", "已答复", "已协调银行办理续贷。", "请评价"):
+        assert step in page
+    assert "内部催办说明" not in page  # internal notes stay inside
+    assert "沙溪镇住建局经办人" not in page  # and so do officials' names
+
+
+def test_escalation_shows_the_congress_it_went_to(client, tree):
+    from liaison_app.services import workflow as wf
+    from tests.factories import make_request
+
+    req = make_request(deputy=tree.deputy)
+    wf.claim_request(req, actor=tree.deputy_user)
+    wf.escalate_request(reload(req), actor=tree.deputy_user, version=reload(req).version, reason="需县级协调")
+
+    page = client.get(f"/t/{req.tracking_token}").get_data(as_text=True)
+
+    assert "已上报至 太仓市人大常委会" in page
+
+
+def test_rating_satisfied_closes_the_request(client, tree):
+    req = awaiting_rating(tree)
+
+    response = client.post(f"/t/{req.tracking_token}/rate", data={"rating": "satisfied", "version": req.version})
+
+    assert response.status_code == 303
+    assert (reload(req).status, reload(req).rating) == (Status.CLOSED, Rating.SATISFIED)
+
+
+def test_rating_unsatisfied_needs_a_comment_and_reopens(client, tree):
+    req = awaiting_rating(tree)
+
+    response = client.post(f"/t/{req.tracking_token}/rate", data={"rating": "unsatisfied", "version": req.version})
+    assert response.status_code == 422
+    assert "请说明还有哪些问题没有解决" in response.get_data(as_text=True)
+    assert reload(req).status is Status.AWAITING_RATING
+
+    client.post(f"/t/{req.tracking_token}/rate",
+                data={"rating": "unsatisfied", "comment": "续贷仍未办下来", "version": req.version})
+    again = reload(req)
+    assert (again.status, again.is_supervised) == (Status.IN_PROGRESS, True)
+    page = client.get(f"/t/{req.tracking_token}").get_data(as_text=True)
+    assert "企业不满意，重新办理" in page and "续贷仍未办下来" in page
+
+
+def test_the_rating_form_shows_only_when_a_rating_is_due(client, tree, filed):
+    assert 'name="rating"' not in client.get(f"/t/{filed.tracking_token}").get_data(as_text=True)
+    req = awaiting_rating(tree)
+    assert 'name="rating"' in client.get(f"/t/{req.tracking_token}").get_data(as_text=True)
+
+
+def test_an_expired_rating_period_closes_as_unrated_when_the_page_is_opened(client, tree):
+    from datetime import timedelta
+
+    req = awaiting_rating(tree)
+    req.rating_due_on = req.rating_due_on - timedelta(days=8)
+    db.session.commit()
+
+    page = client.get(f"/t/{req.tracking_token}").get_data(as_text=True)
+
+    assert (reload(req).status, reload(req).rating) == (Status.CLOSED, Rating.UNRATED)
+    assert 'name="rating"' not in page

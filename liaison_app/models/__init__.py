@@ -1,6 +1,8 @@
 """All models, importable from one place (and registered with the metadata for migrations)."""
 
 from .base import utcnow
+from .calendar import CalendarDay
+from .notifications import Notification, NotificationKind, NotificationStatus
 from .people import Deputy, DeputyKind, Department, Enterprise, Role, User, station_deputies
 from .places import Grid, Jurisdiction, Level, Station, StationKind
 from .qr import Placement, QRCode, new_qr_token
@@ -8,19 +10,22 @@ from .requests import (
     Attachment,
     Category,
     Channel,
+    RATING_LABELS,
     Outcome,
     Rating,
     ReferenceCounter,
     Request,
     RequestEvent,
     RequestKind,
+    title_from,
 )
 from .visits import Activity, ActivityKind, Pairing, Visit, VisitCampaign, VisitForm
 
 __all__ = [
-    "Activity", "ActivityKind", "Attachment", "Category", "Channel", "Department", "Deputy",
-    "DeputyKind", "Enterprise", "Grid", "Jurisdiction", "Level", "Outcome", "Pairing", "Placement",
+    "RATING_LABELS", "Activity", "ActivityKind", "Attachment", "CalendarDay", "Category", "Channel", "Department", "Deputy",
+    "DeputyKind", "Enterprise", "Grid", "Jurisdiction", "Level", "Notification", "NotificationKind",
+    "NotificationStatus", "Outcome", "Pairing", "Placement",
     "QRCode", "Rating", "ReferenceCounter", "Request", "RequestEvent", "RequestKind", "Role",
-    "Station", "StationKind", "User", "Visit", "VisitCampaign", "VisitForm", "new_qr_token",
+    "Station", "StationKind", "User", "Visit", "VisitCampaign", "VisitForm", "new_qr_token", "title_from",
     "station_deputies", "utcnow",
 ]

@@ -168,6 +168,11 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
 
+    def get_id(self) -> str:
+        """What the session and the remember cookie hold: bumping the generation
+        ends every session of this user on every phone."""
+        return f"{self.id}:{self.session_generation}"
+
     def set_password(self, password: str) -> None:
         self.password_hash = password_hasher.hash(password)
 

@@ -94,6 +94,20 @@ class Rating(StrEnum):
     UNRATED = "unrated"  # 未评价: closed after 7 days without a rating, never counted as satisfied
 
 
+RATING_LABELS = {
+    Rating.SATISFIED: _l("Satisfied"),
+    Rating.MOSTLY_SATISFIED: _l("Mostly satisfied"),
+    Rating.UNSATISFIED: _l("Unsatisfied"),
+    Rating.UNRATED: _l("Not rated"),
+}
+
+
+def title_from(description: str, length: int = 30) -> str:
+    """A request's title: the start of its description on one line, cut with an ellipsis."""
+    text = " ".join(description.split())
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 class ReferenceCounter(db.Model):
     """The last reference number handed out per year (2026-000123)."""
 
@@ -135,7 +149,10 @@ class Request(db.Model):
     claim_due_on: Mapped[Optional[date]]
     due_on: Mapped[Optional[date]]  # the handling unit's response deadline
     return_count: Mapped[int] = mapped_column(default=0)
-    extension_requested: Mapped[bool] = mapped_column(default=False)
+    # A department's pending request for a later due date, and whether its one extension is used.
+    extension_due_on: Mapped[Optional[date]]
+    extension_used: Mapped[bool] = mapped_column(default=False)
+    rating_due_on: Mapped[Optional[date]]  # after this the request closes as 未评价
 
     is_supervised: Mapped[bool] = mapped_column(default=False)
     is_key_supervision: Mapped[bool] = mapped_column(default=False)

@@ -17,7 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from ..models import Category, RequestKind
+from ..models import Category, Rating, RequestKind
 from ..validators import InvalidValue, normalise_phone, normalise_uscc
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
@@ -134,3 +134,20 @@ class WithdrawForm(FlaskForm):
     reason = TextAreaField(_l("Reason (optional)"), filters=[_strip],
                            validators=[Length(max=500, message=_l("At most %(max)d characters."))])
     version = IntegerField(validators=[InputRequired()])
+
+
+class RatingForm(FlaskForm):
+    rating = RadioField(
+        _l("How satisfied are you with the result?"),
+        choices=[SelectChoice(Rating.SATISFIED.value, _l("Satisfied")),
+                 SelectChoice(Rating.MOSTLY_SATISFIED.value, _l("Mostly satisfied")),
+                 SelectChoice(Rating.UNSATISFIED.value, _l("Unsatisfied"))],
+        validators=[InputRequired(_l("Please choose a rating."))],
+    )
+    comment = TextAreaField(_l("Comment (required when unsatisfied)"), filters=[_strip],
+                            validators=[Length(max=1000, message=_l("At most %(max)d characters."))])
+    version = IntegerField(validators=[InputRequired()])
+
+    def validate_comment(self, field):
+        if self.rating.data == Rating.UNSATISFIED.value and not field.data:
+            raise ValidationError(_l("Please tell us what is still not solved."))

@@ -16,15 +16,16 @@ from flask import (
 from flask_babel import gettext as _
 
 from ..extensions import db
-from ..models import Attachment, QRCode, Request
+from ..models import Attachment, QRCode, Rating, Request
 from ..services.photos import process_uploads, upload_path
 from ..services.qr import record_scan
 from ..services.requests import Filing, add_information, file_request, withdraw_request
-from ..templating import is_htmx
+from ..services.workflow import close_if_unrated, rate_request
+from ..templating import is_htmx, redirect_after_post
 from ..validators import InvalidValue, normalise_phone, normalise_uscc
 from ..workflow import Status, WorkflowError
 from . import bp
-from .forms import AddInfoForm, FilingForm, WithdrawForm, new_idempotency_key
+from .forms import AddInfoForm, FilingForm, RatingForm, WithdrawForm, new_idempotency_key
 
 
 @bp.get("/")
@@ -75,7 +76,7 @@ def request_file(token):
     )
     if created:
         flash(_("Your request has been filed. Keep this page's link to follow it."), "success")
-    response = _redirect(url_for(".tracking", token=req.tracking_token))
+    response = redirect_after_post(url_for(".tracking", token=req.tracking_token))
     _remember_request(response, req.tracking_token)
     return response
 
@@ -162,6 +163,7 @@ def _replacement_for(code: QRCode):
 @bp.get("/t/<token>")
 def tracking(token):
     req = _tracked_or_404(token)
+    close_if_unrated(req)
     response = make_response(_render_tracking(req))
     _remember_request(response, req.tracking_token)
     return response
@@ -192,6 +194,19 @@ def tracking_withdraw(token):
     except WorkflowError as error:
         return _render_tracking(_reload(req), problem=error.message, status=error.http_status)
     return _after_tracking_change(req, _("Your request was withdrawn."))
+
+
+@bp.post("/t/<token>/rate")
+def tracking_rate(token):
+    req = _tracked_or_404(token)
+    form = RatingForm()
+    if not form.validate():
+        return _render_tracking(req, rating_form=form, status=422)
+    try:
+        rate_request(req, version=form.version.data, rating=Rating(form.rating.data), comment=form.comment.data)
+    except WorkflowError as error:
+        return _render_tracking(_reload(req), rating_form=form, problem=error.message, status=error.http_status)
+    return _after_tracking_change(req, _("Thank you for your rating."))
 
 
 def render_tracking_after_csrf_error(token):
@@ -230,8 +245,11 @@ def _reload(req: Request) -> Request:
     return db.session.get(Request, req.id)
 
 
-def _render_tracking(req, *, info_form=None, withdraw_form=None, problem=None, notice=None, status=200):
+def _render_tracking(req, *, info_form=None, withdraw_form=None, rating_form=None, problem=None, notice=None,
+                     status=200):
     context = dict(
+        rating_form=rating_form or RatingForm(formdata=None),
+        can_rate=req.status is Status.AWAITING_RATING,
         req=req,
         notice=notice,
         info_form=info_form or AddInfoForm(formdata=None),
@@ -284,15 +302,6 @@ def _remember_request(response: Response, token: str) -> None:
         samesite="Lax",
         secure=config["SESSION_COOKIE_SECURE"],
     )
-
-
-def _redirect(location: str):
-    """303 for a plain form post; HX-Redirect for htmx, which would otherwise swap the page in."""
-    if is_htmx():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = location
-        return response
-    return redirect(location, 303)
 
 
 @bp.get("/deputies/<int:deputy_id>/photo")

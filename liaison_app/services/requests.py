@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -16,15 +15,18 @@ from ..models import (
     Category,
     Channel,
     Enterprise,
+    NotificationKind,
     QRCode,
     ReferenceCounter,
     Request,
     RequestEvent,
     RequestKind,
+    title_from,
     utcnow,
 )
-from ..workdays import add_working_days, now_local
+from ..workdays import claim_due_on, now_local, today_local
 from ..workflow import Action, Actor, WorkflowError, next_status
+from . import notify
 from .photos import ProcessedPhoto, remove_files, write_photo
 
 
@@ -100,13 +102,13 @@ def file_request(
         idempotency_key=idempotency_key,
         kind=filing.kind,
         category=filing.category,
-        title=_title_from(filing.description),
+        title=title_from(filing.description),
         description=filing.description,
         enterprise=_find_or_create_enterprise(filing.enterprise_name, filing.uscc),
         contact_name=filing.contact_name,
         contact_phone=filing.contact_phone,
         public_consent=filing.public_consent,
-        claim_due_on=add_working_days(now_local().date(), current_app.config["CLAIM_DUE_WORKING_DAYS"]),
+        claim_due_on=claim_due_on(today_local()),
         **_routing(qr_code),
     )
     # A new request has no status yet: the table's (None, FILE) row makes it 待受理.
@@ -114,13 +116,17 @@ def file_request(
     db.session.add(request)
 
     try:
+        if request.addressed_deputy is not None:
+            notify.queue(NotificationKind.NEW_REQUEST, request, deputy=request.addressed_deputy)
         _commit_with_photos(photos, request=request, event=event)
     except IntegrityError:
         # The same key committed a moment ago (a double tap on another connection).
+        db.session.rollback()
         existing = _by_idempotency_key(idempotency_key)
         if existing is None:
             raise
         return existing, False
+    notify.deliver_after_commit()
     return request, True
 
 
@@ -189,11 +195,6 @@ def _routing(qr_code: QRCode) -> dict:
                     station=station, jurisdiction=jurisdiction)
     station = qr_code.station
     return dict(channel=Channel.QR_STATION, qr_code=qr_code, station=station, jurisdiction=station.jurisdiction)
-
-
-def _title_from(description: str, length: int = 30) -> str:
-    first_line = " ".join(description.split())
-    return first_line if len(first_line) <= length else first_line[: length - 1] + "…"
 
 
 def _find_or_create_enterprise(name: str, uscc: Optional[str]) -> Enterprise:

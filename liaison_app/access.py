@@ -1,0 +1,194 @@
+"""Who sees and who may do what: decided here and nowhere else.
+
+`visible_requests(user)` is the one query every desk list and card goes
+through; `can(user, action, req)` decides each action button and each POST.
+Anything outside a user's view is 404, whatever the role.
+"""
+
+import sqlalchemy as sa
+from flask import abort, g
+
+from .extensions import db
+from .models import Jurisdiction, Request, RequestEvent, Role, Station, User, station_deputies
+from .workflow import Action, Actor, ForbiddenActor
+
+MAX_RETURNS = 2  # a department may return a request twice; then only staff re-assign
+
+
+def actor_kind(user: User) -> Actor:
+    return {Role.ADMIN: Actor.STAFF, Role.STAFF: Actor.STAFF, Role.DEPUTY: Actor.DEPUTY, Role.UNIT: Actor.UNIT}[user.role]
+
+
+def subtree_ids(jurisdiction_id: int) -> list[int]:
+    """The jurisdiction and every jurisdiction below it (a recursive CTE, portable)."""
+    cache = g.setdefault("_subtrees", {})
+    if jurisdiction_id not in cache:
+        tree = (
+            sa.select(Jurisdiction.id).where(Jurisdiction.id == jurisdiction_id).cte("tree", recursive=True)
+        )
+        tree = tree.union_all(sa.select(Jurisdiction.id).where(Jurisdiction.parent_id == tree.c.id))
+        cache[jurisdiction_id] = list(db.session.scalars(sa.select(tree.c.id)))
+    return cache[jurisdiction_id]
+
+
+def ancestor_ids(jurisdiction: Jurisdiction) -> list[int]:
+    """The jurisdiction itself and every level above it."""
+    return [jurisdiction.id] + [j.id for j in jurisdiction.ancestors()]
+
+
+def deputy_station_ids(user: User) -> list[int]:
+    if user.deputy_id is None:
+        return []
+    cache = g.setdefault("_deputy_stations", {})
+    if user.deputy_id not in cache:
+        cache[user.deputy_id] = list(db.session.scalars(
+            sa.select(station_deputies.c.station_id).where(station_deputies.c.deputy_id == user.deputy_id)
+        ))
+    return cache[user.deputy_id]
+
+
+def visible_requests(user: User) -> sa.Select:
+    """SELECT Request rows this user may open."""
+    query = sa.select(Request)
+    if user.role is Role.ADMIN:
+        return query
+    if user.role is Role.STAFF:
+        return query.where(Request.jurisdiction_id.in_(subtree_ids(user.jurisdiction_id)))
+    if user.role is Role.UNIT:
+        return query.where(Request.department_id == user.department_id)
+    # A deputy: addressed to them, their stations' queues, what they claimed, what
+    # they escalated (read only once it has moved up), and what was escalated to the
+    # level of the congress that elected them.
+    escalated_by_me = sa.select(RequestEvent.request_id).where(
+        RequestEvent.actor_user_id == user.id, RequestEvent.action == Action.ESCALATE
+    )
+    return query.where(
+        sa.or_(
+            Request.addressed_deputy_id == user.deputy_id,
+            Request.station_id.in_(deputy_station_ids(user)),
+            Request.claimant_id == user.id,
+            Request.id.in_(escalated_by_me),
+            sa.and_(Request.jurisdiction_id == user.deputy.congress_jurisdiction_id, _escalated_here()),
+        )
+    )
+
+
+def _escalated_here():
+    """The request is no longer at the level of the station it was filed at."""
+    return sa.exists().where(Station.id == Request.station_id, Station.jurisdiction_id != Request.jurisdiction_id)
+
+
+def get_request_or_404(user: User, request_id: int) -> Request:
+    req = db.session.scalar(visible_requests(user).where(Request.id == request_id))
+    if req is None:
+        abort(404)
+    return req
+
+
+# --- may this user do this now? -----------------------------------------------------------
+
+
+def _is_staff_of(user: User, jurisdiction_ids) -> bool:
+    return user.role is Role.ADMIN or (user.role is Role.STAFF and user.jurisdiction_id in jurisdiction_ids)
+
+
+def _holds_queue(user: User, req: Request) -> bool:
+    """Staff of the level the request is at; at the level it was filed at, the addressed
+    deputy and the deputies of its station; once escalated, the deputies of that level."""
+    if _is_staff_of(user, [req.jurisdiction_id]):
+        return True
+    if user.role is not Role.DEPUTY:
+        return False
+    at_filing_level = req.station is None or req.station.jurisdiction_id == req.jurisdiction_id
+    if at_filing_level:
+        return req.addressed_deputy_id == user.deputy_id or req.station_id in deputy_station_ids(user)
+    return user.deputy.congress_jurisdiction_id == req.jurisdiction_id
+
+
+def _is_claimant_or_staff(user: User, req: Request) -> bool:
+    return req.claimant_id == user.id or _is_staff_of(user, [req.jurisdiction_id])
+
+
+def _is_department_officer(user: User, req: Request) -> bool:
+    return user.role is Role.UNIT and req.department_id is not None and user.department_id == req.department_id
+
+
+def _is_staff_at_or_above(user: User, req: Request) -> bool:
+    return _is_staff_of(user, ancestor_ids(req.jurisdiction))
+
+
+_RULES = {
+    Action.CLAIM: _holds_queue,
+    Action.REJECT: _holds_queue,
+    Action.SEND_DOWN: lambda user, req: _holds_queue(user, req) and came_from(req) is not None,
+    Action.RELEASE: lambda user, req: req.claimant_id is not None and _is_claimant_or_staff(user, req),
+    Action.ANSWER: _is_claimant_or_staff,
+    Action.ASSIGN: lambda user, req: (
+        _is_staff_of(user, [req.jurisdiction_id])
+        or (req.claimant_id == user.id and req.return_count < MAX_RETURNS)
+    ),
+    Action.ESCALATE: lambda user, req: _is_claimant_or_staff(user, req) and req.jurisdiction.parent_id is not None,
+    Action.ACKNOWLEDGE: _is_department_officer,
+    Action.RETURN: lambda user, req: _is_department_officer(user, req) and req.return_count < MAX_RETURNS,
+    Action.RESPOND: _is_department_officer,
+    Action.REQUEST_EXTENSION: lambda user, req: (
+        _is_department_officer(user, req) and not req.extension_used and req.extension_due_on is None
+    ),
+    Action.DECIDE_EXTENSION: lambda user, req: (
+        req.extension_due_on is not None and _is_staff_of(user, [req.jurisdiction_id])
+    ),
+    Action.ACCEPT: _is_claimant_or_staff,
+    Action.SEND_BACK: lambda user, req: _is_claimant_or_staff(user, req) and req.department_id is not None,
+    Action.REOPEN: _is_staff_at_or_above,
+    Action.REMIND: _is_staff_at_or_above,
+    Action.SUPERVISE: _is_staff_at_or_above,
+}
+
+
+def can(user: User, action: Action, req: Request) -> bool:
+    """May `user` do `action` on `req` now: the workflow table allows it in this status
+    for this kind of actor, and this particular person holds the request."""
+    from .workflow import TRANSITIONS
+
+    transition = TRANSITIONS.get((req.status, action))
+    if transition is None or actor_kind(user) not in transition.actors:
+        return False
+    rule = _RULES.get(action)
+    return rule is not None and rule(user, req)
+
+
+def check(user: User, action: Action, req: Request) -> None:
+    """Raise InvalidTransition (409) when the action makes no sense in the request's
+    status, ForbiddenActor (403) when it does but not for this user."""
+    from flask_babel import lazy_gettext as _l
+
+    from .workflow import TRANSITIONS, InvalidTransition
+
+    if (req.status, action) not in TRANSITIONS:
+        raise InvalidTransition(_l("This action is not possible while the request is: %(status)s",
+                                   status=req.status.label))
+    if not can(user, action, req):
+        raise ForbiddenActor(_l("You may not do this with this request now."))
+
+
+def allowed(user: User, req: Request) -> list[Action]:
+    """The actions whose buttons this user sees on the card now."""
+    return [action for action in _RULES if can(user, action, req)]
+
+
+def may_see_contact(user: User, req: Request) -> bool:
+    """Contact details go only to those who may act on the request."""
+    return bool(allowed(user, req)) or req.claimant_id == user.id or _is_department_officer(user, req)
+
+
+def came_from(req: Request):
+    """The jurisdiction the request was escalated from to reach the level it is at now
+    (None when it was filed here). Escalations push a level, sending down pops one."""
+    path, level = [], None
+    for event in req.events:
+        if event.action is Action.ESCALATE and level is not None:
+            path.append(level)
+        elif event.action is Action.SEND_DOWN and path:
+            path.pop()
+        level = event.jurisdiction
+    return path[-1] if path else None

@@ -1,0 +1,370 @@
+"""Outbound notifications through a transactional outbox.
+
+A service calls `queue()` next to the state change it reports; both commit in the
+service's one transaction. After the commit it calls `deliver_after_commit()`,
+which tries to send at once; whatever fails stays pending and `flask notify-retry`
+(run from cron) tries again with a growing delay. Delivery never undoes, and never
+blocks, the state change: at worst a message arrives late, or twice.
+
+Backends (setting NOTIFIER): "log" writes one line per message; "webhook" posts
+JSON to NOTIFY_WEBHOOK_URL in the text-message format that WeCom (企业微信) and
+DingTalk (钉钉) group robots accept.
+"""
+
+import http.client
+import json
+import logging
+import re
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from typing import Any, Optional, Protocol
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from sqlalchemy import inspect
+
+from ..extensions import begin_write, db
+from ..models import (
+    Category,
+    Department,
+    Deputy,
+    Jurisdiction,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    Request,
+    User,
+    title_from,
+    utcnow,
+)
+from ..workflow import Status
+
+logger = logging.getLogger("liaison.notify")
+
+# Notifications queued in the session's current unit of work, for deliver_after_commit().
+_QUEUED_KEY = "liaison_queued_notifications"
+MAX_ERROR_LENGTH = 500
+MAX_RETRY_DELAY = timedelta(days=1)
+# A mainland mobile number typed into the description (the title is cut from it).
+_MOBILE_NUMBER = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)")
+
+
+class DeliveryError(Exception):
+    """The backend could not hand the message over; it will be retried."""
+
+
+class NotifierConfigError(RuntimeError):
+    """NOTIFIER names no backend, or the webhook has no usable URL."""
+
+
+# --- queueing ------------------------------------------------------------------------------
+
+
+def queue(
+    kind: NotificationKind | str,
+    request: Request,
+    *,
+    user: Optional[User] = None,
+    department: Optional[Department] = None,
+    deputy: Optional[Deputy] = None,
+    note: str = "",
+) -> Notification:
+    """Put a message about `request` in the outbox, in the caller's transaction.
+
+    Nothing is written until the caller commits, and a rollback discards it with the
+    change it reports. A request that has not been flushed yet is flushed first, as
+    the message links to it by id.
+    """
+    kind = NotificationKind(kind)
+    if request.id is None:
+        db.session.flush()
+    notification = Notification(
+        kind=kind,
+        request=request,
+        recipient_user=user,
+        recipient_department=department,
+        recipient_deputy=deputy,
+        payload=build_payload(kind, request, recipient=_recipient_name(user, department, deputy), note=note),
+        status=NotificationStatus.PENDING,
+        attempts=0,
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(notification)
+    db.session.info.setdefault(_QUEUED_KEY, []).append(notification)
+    return notification
+
+
+def build_payload(kind: NotificationKind, request: Request, *, recipient: str = "", note: str = "") -> dict[str, Any]:
+    """What a message says: enough to find the request on the desk, and no more.
+
+    Never the contact's name or phone, nor the USCC: messages land in group chats
+    and third-party logs. The title is cut from the enterprise's own description,
+    so those details are also masked where the enterprise typed them into it.
+    """
+    return {
+        "kind": kind.value,
+        "reference": request.reference,
+        "title": _masked_title(request),
+        "category": Category(request.category).value,
+        "status": Status(request.status).value,
+        "jurisdiction": _jurisdiction_name(request),
+        "recipient": recipient,
+        "link": f"{current_app.config['PUBLIC_BASE_URL']}/desk/requests/{request.id}",
+        "note": _without_contact_details(note, request),
+    }
+
+
+def _recipient_name(user: Optional[User], department: Optional[Department], deputy: Optional[Deputy]) -> str:
+    if deputy is not None:
+        return deputy.name
+    if department is not None:
+        return department.name
+    if user is not None:
+        return user.display_name or user.username
+    return ""
+
+
+def _jurisdiction_name(request: Request) -> str:
+    jurisdiction = request.jurisdiction
+    if jurisdiction is None and request.jurisdiction_id is not None:
+        jurisdiction = db.session.get(Jurisdiction, request.jurisdiction_id)
+    return jurisdiction.name if jurisdiction is not None else ""
+
+
+def _masked_title(request: Request) -> str:
+    """The title cut anew from the masked description: the stored title may end
+    part-way through a phone number or USCC, which masking would then miss."""
+    return title_from(_without_contact_details(request.description, request))
+
+
+def _without_contact_details(text: str, request: Request) -> str:
+    private_values = [request.contact_phone, (request.contact_phone or "").removeprefix("+86"), request.contact_name]
+    if request.enterprise is not None:
+        private_values.append(request.enterprise.uscc)
+    for value in private_values:
+        if value and len(value) >= 2:
+            text = text.replace(value, "***")
+    return _MOBILE_NUMBER.sub("***", text)
+
+
+# --- backends ------------------------------------------------------------------------------
+
+
+class Backend(Protocol):
+    def send(self, payload: dict[str, Any]) -> None:
+        """Hand one message over, or raise."""
+
+
+class LogBackend:
+    """Writes one line per message to the "liaison.notify" log (the default)."""
+
+    def send(self, payload: dict[str, Any]) -> None:
+        logger.info("notify %s %s to %s", payload["kind"], payload["reference"], payload["recipient"] or "staff")
+
+
+class WebhookBackend:
+    """Posts the message to a group robot (WeCom, DingTalk) or any JSON endpoint."""
+
+    def __init__(self, url: str, timeout: float):
+        self.url = url
+        self.timeout = timeout
+
+    def send(self, payload: dict[str, Any]) -> None:
+        body = {"msgtype": "text", "text": {"content": message_text(payload)}, "liaison": payload}
+        http_request = urllib.request.Request(
+            self.url,
+            data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(http_request, timeout=self.timeout) as response:
+                status, answer = response.status, response.read(64 * 1024)
+        except urllib.error.HTTPError as error:  # a 4xx or 5xx answer
+            raise DeliveryError(f"HTTP {error.code} {error.reason}") from None
+        except (OSError, ValueError, http.client.HTTPException) as error:  # refused, timed out, TLS
+            raise DeliveryError(f"{type(error).__name__}: {error}") from None
+        if not 200 <= status < 300:
+            raise DeliveryError(f"HTTP {status}")
+        _check_robot_answer(answer)
+
+
+def _check_robot_answer(answer: bytes) -> None:
+    """Robots answer 200 with {"errcode": n, "errmsg": ...}; anything but 0 is a failure."""
+    try:
+        parsed = json.loads(answer)
+    except ValueError:
+        return  # not a robot: a 2xx is success
+    if isinstance(parsed, dict) and parsed.get("errcode") not in (None, 0):
+        raise DeliveryError(f"robot errcode {parsed.get('errcode')}: {parsed.get('errmsg', '')}")
+
+
+def message_text(payload: dict[str, Any]) -> str:
+    """The chat message, in the default language whoever's request triggered it."""
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        lines = [
+            f"【{NotificationKind(payload['kind']).label}】{payload['reference']} {payload['title']}",
+            f"{payload['jurisdiction']} · {Category(payload['category']).label} · {Status(payload['status']).label}",
+        ]
+    if payload.get("recipient"):
+        lines[0] = f"@{payload['recipient']} " + lines[0]
+    if payload.get("note"):
+        lines.append(payload["note"])
+    lines.append(payload["link"])
+    return "\n".join(lines)
+
+
+def get_backend() -> Backend:
+    """The backend the NOTIFIER setting names."""
+    name = (current_app.config.get("NOTIFIER") or "log").strip().lower()
+    if name == "log":
+        return LogBackend()
+    if name == "webhook":
+        url = current_app.config.get("NOTIFY_WEBHOOK_URL") or ""
+        if not url.startswith(("https://", "http://")):
+            raise NotifierConfigError("NOTIFIER is 'webhook' but NOTIFY_WEBHOOK_URL is not an http(s) URL.")
+        return WebhookBackend(url, float(current_app.config["NOTIFY_TIMEOUT_SECONDS"]))
+    raise NotifierConfigError(f"NOTIFIER must be 'log' or 'webhook', not {name!r}.")
+
+
+# --- delivery ------------------------------------------------------------------------------
+
+
+def deliver_after_commit() -> None:
+    """Try to send what this unit of work queued, right after the service's commit.
+
+    Best effort: every error is logged and swallowed, as the state change is already
+    committed and the outbox keeps each message for `flask notify-retry`.
+    """
+    queued = db.session.info.pop(_QUEUED_KEY, [])
+    try:
+        if not current_app.config.get("NOTIFY_DELIVER_IMMEDIATELY", True):
+            return
+        # Rows of a rolled-back unit of work never became persistent: nothing to send.
+        ids = [state.identity[0] for state in map(inspect, queued) if state.persistent]
+        if ids:
+            _deliver(ids)
+    except Exception:
+        logger.exception("immediate delivery failed; the outbox keeps the messages")
+
+
+def deliver_pending(limit: int = 50) -> tuple[int, int]:
+    """Send up to `limit` pending messages that are due; return (sent, failed).
+
+    `failed` counts the attempts that failed this time, whether they will be
+    retried or were the last. Call it outside a unit of work: it commits, one
+    small transaction at a time. It never raises; errors are logged.
+    """
+    try:
+        _end_read_transaction()
+        due = sa.select(Notification.id).where(
+            Notification.status == NotificationStatus.PENDING, Notification.next_attempt_at <= utcnow()
+        )
+        ids = list(db.session.scalars(due.order_by(Notification.next_attempt_at, Notification.id).limit(limit)))
+        db.session.commit()
+        return _deliver(ids)
+    except Exception:
+        db.session.rollback()
+        logger.exception("delivering pending notifications failed")
+        return 0, 0
+
+
+def _deliver(ids: list[int]) -> tuple[int, int]:
+    _end_read_transaction()
+    try:
+        backend = get_backend()
+    except NotifierConfigError:
+        logger.exception("notifications stay pending until the notifier is configured")
+        return 0, 0
+    sent = failed = 0
+    for notification_id in ids:
+        try:
+            payload = _start_attempt(notification_id)
+            if payload is None:
+                continue  # sent, given up or taken by another worker meanwhile
+            try:
+                backend.send(payload)
+            except Exception as error:
+                _record_failure(notification_id, error)
+                failed += 1
+            else:
+                _record_success(notification_id)
+                sent += 1
+        except Exception:
+            db.session.rollback()
+            logger.exception("notification %s: could not record the delivery attempt", notification_id)
+    return sent, failed
+
+
+def _start_attempt(notification_id: int) -> Optional[dict[str, Any]]:
+    """Take the message for one attempt: count the attempt and push its due time
+    past the send timeout, so that no other worker sends it meanwhile. The lock is
+    held only for this short transaction, never while the backend talks to the network.
+
+    If this process dies while sending, the message is due again after the lease.
+    """
+    now = utcnow()
+    lease = timedelta(seconds=float(current_app.config["NOTIFY_TIMEOUT_SECONDS"]) + 60)
+    begin_write()
+    taken = db.session.execute(
+        sa.update(Notification)
+        .where(
+            Notification.id == notification_id,
+            Notification.status == NotificationStatus.PENDING,
+            Notification.next_attempt_at <= now,
+        )
+        .values(attempts=Notification.attempts + 1, next_attempt_at=now + lease)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        db.session.rollback()
+        return None
+    notification = db.session.get(Notification, notification_id, populate_existing=True)
+    if notification.attempts > _max_attempts():
+        # Earlier attempts were cut short (the process died while sending).
+        notification.status = NotificationStatus.FAILED
+        notification.last_error = notification.last_error or "delivery was interrupted"
+        db.session.commit()
+        return None
+    payload = dict(notification.payload)
+    db.session.commit()
+    return payload
+
+
+def _record_success(notification_id: int) -> None:
+    begin_write()
+    notification = db.session.get(Notification, notification_id, populate_existing=True)
+    notification.status = NotificationStatus.SENT
+    notification.sent_at = utcnow()
+    db.session.commit()
+
+
+def _record_failure(notification_id: int, error: Exception) -> None:
+    """Note the error; retry after 1, 2, 4... times NOTIFY_RETRY_SECONDS, or give up."""
+    begin_write()
+    notification = db.session.get(Notification, notification_id, populate_existing=True)
+    notification.last_error = (str(error) or type(error).__name__)[:MAX_ERROR_LENGTH]
+    if notification.attempts >= _max_attempts():
+        notification.status = NotificationStatus.FAILED
+        logger.error("notification %s (%s) failed for good after %s attempts: %s", notification.id,
+                     notification.payload.get("reference"), notification.attempts, notification.last_error)
+    else:
+        delay = timedelta(seconds=float(current_app.config["NOTIFY_RETRY_SECONDS"])) * 2 ** (notification.attempts - 1)
+        notification.next_attempt_at = utcnow() + min(delay, MAX_RETRY_DELAY)
+        logger.warning("notification %s (%s) attempt %s failed, retrying later: %s", notification.id,
+                       notification.payload.get("reference"), notification.attempts, notification.last_error)
+    db.session.commit()
+
+
+def _max_attempts() -> int:
+    return int(current_app.config["NOTIFY_MAX_ATTEMPTS"])
+
+
+def _end_read_transaction() -> None:
+    """Start from a clean session: end a read-only transaction, refuse unsaved changes."""
+    if db.session.new or db.session.dirty or db.session.deleted:
+        raise RuntimeError("deliver_pending() was called with unsaved changes in the session")
+    if db.session().in_transaction():
+        db.session.commit()
