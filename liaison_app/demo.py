@@ -82,6 +82,9 @@ LOGINS = (
     DemoLogin("admin", "demo-admin-2026", Role.ADMIN, "系统管理员", ""),
     DemoLogin("staff", "demo-staff-2026", Role.STAFF, "陈晓燕", "320585"),
     DemoLogin("staff-wanan", "demo-wanan-2026", Role.STAFF, "胡晓兰", "360828"),
+    # The levels a Taicang request is escalated to (逐级上报): 苏州市, then 江苏省.
+    DemoLogin("staff-suzhou", "demo-suzhou-2026", Role.STAFF, "沈建新", "320500"),
+    DemoLogin("staff-jiangsu", "demo-jiangsu-2026", Role.STAFF, "王丽华", "320000"),
     DemoLogin("deputy", "demo-deputy-2026", Role.DEPUTY, "周建华", "周建华"),
     DemoLogin("unit", "demo-unit-2026", Role.UNIT, "李卫", "太仓市住建局"),
 )
