@@ -177,8 +177,21 @@ def allowed(user: User, req: Request) -> list[Action]:
 
 
 def may_see_contact(user: User, req: Request) -> bool:
-    """Contact details go only to those who may act on the request."""
-    return bool(allowed(user, req)) or req.claimant_id == user.id or _is_department_officer(user, req)
+    """Contact details go only to those who may act on the request: staff of its level
+    or above (they act or supervise), its claimant, the deputies whose queue holds it,
+    and officers of the department it is assigned to. No query: lists use it per row."""
+    if user.role is Role.ADMIN:
+        return True
+    if user.role is Role.STAFF:
+        return req.jurisdiction_id in subtree_ids(user.jurisdiction_id)
+    if user.role is Role.UNIT:
+        return _is_department_officer(user, req)
+    if req.claimant_id == user.id:
+        return True
+    at_filing_level = req.station is None or req.station.jurisdiction_id == req.jurisdiction_id
+    return at_filing_level and (
+        req.addressed_deputy_id == user.deputy_id or req.station_id in deputy_station_ids(user)
+    )
 
 
 def came_from(req: Request):

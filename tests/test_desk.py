@@ -39,7 +39,8 @@ def test_the_deputys_inbox_shows_the_request_addressed_to_him_with_counts(client
 
     assert req.reference in page
     assert re.search(r'指向我的 <span class="count">1</span>', page)
-    assert "13912345678" not in page  # no full phone number in a list
+    assert "139****5678" in page and "张**" in page  # masked in every list
+    assert "13912345678" not in page and "139 1234 5678" not in page and "张明" not in page
 
 
 def test_the_list_fragment_alone_for_htmx_polling(client, tree, req, htmx):
@@ -74,6 +75,19 @@ def test_paging_by_id_keeps_every_request_once(client, tree):
 
     refs = re.findall(r'<span class="ref">([^<]+)</span>', first) + re.findall(r'<span class="ref">([^<]+)</span>', second)
     assert sorted(refs) == sorted(r.reference for r in made)
+
+
+def test_those_who_cannot_act_see_no_contact_at_all(app, tree, req):
+    from liaison_app.services import workflow as wf
+
+    wf.claim_request(req, actor=tree.deputy_user)
+    wf.escalate_request(fresh(req), actor=tree.deputy_user, version=fresh(req).version, reason="超出镇级权限")
+    colleague = app.test_client()
+    login(colleague, tree.colleague_user)  # still sees it (the station's), may no longer act
+
+    for path in ("/desk/?tab=station", "/desk/?tab=all", f"/desk/requests/{req.id}"):
+        page = colleague.get(path).get_data(as_text=True)
+        assert "139****5678" not in page and "张**" not in page and "张明" not in page and "tel:" not in page, path
 
 
 def test_the_card_shows_contact_with_a_tel_link_and_only_allowed_buttons(client, tree, req):

@@ -47,7 +47,7 @@ def _render_inbox(template):
     page = inbox_page(current_user, request.args.get("tab"), Filters.from_args(request.args),
                       request.args.get("before", type=int))
     context = dict(page=page, filters=Filters.from_args(request.args), statuses=list(Status),
-                   categories=list(Category), today=today_local())
+                   categories=list(Category), today=today_local(), may_see_contact=access.may_see_contact)
     if is_htmx():
         return render_template("desk/_inbox_list.html", **context)
     return render_template(template, **context)
