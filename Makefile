@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test test-sqlite test-postgresql install install-dev translations extract-messages clean
+.PHONY: run test test-sqlite test-postgresql bench install install-dev translations extract-messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test-sqlite: install-dev
 
 test-postgresql: install-dev
 	$(BIN)/pytest --db postgresql
+
+# Figures for docs/benchmarks.md (minutes; not part of `make test`).
+bench: install-dev
+	$(BIN)/python bench/inbox.py --requests 100000 --rounds 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -186,6 +186,8 @@ class Request(db.Model):
 
     # Every UPDATE checks and bumps the version: a stale write fails instead of overwriting.
     __mapper_args__ = {"version_id_col": version}
+    # The desk's tabs count by level and status (half the inbox's time at 100,000 requests).
+    __table_args__ = (sa.Index("ix_requests_jurisdiction_id_status", "jurisdiction_id", "status"),)
 
     def __repr__(self) -> str:
         return f"<Request {self.reference} {self.status}>"
