@@ -99,6 +99,8 @@ class Enterprise(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120), index=True)
+    # Pinyin initials of the name (太仓恒丰 → tchf): kept in step by an ORM hook below.
+    name_initials: Mapped[str] = mapped_column(sa.String(60), default="", index=True)
     uscc: Mapped[Optional[str]] = mapped_column(sa.String(18), unique=True)
     address: Mapped[str] = mapped_column(sa.String(200), default="")
     jurisdiction_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("jurisdictions.id"), index=True)
@@ -184,3 +186,10 @@ class User(UserMixin, db.Model):
         if password_hasher.check_needs_rehash(self.password_hash):
             self.set_password(password)
         return True
+
+
+@sa.event.listens_for(Enterprise.name, "set")
+def _keep_initials(target: Enterprise, value: str, _old, _initiator) -> None:
+    from ..pinyin import initials
+
+    target.name_initials = initials(value)

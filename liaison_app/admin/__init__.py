@@ -1,0 +1,42 @@
+"""Administration: places, people, imports and QR posters.
+
+Admins manage everything; liaison staff manage what lies inside their own
+jurisdiction (scope.py decides, in one place). Deputies and unit officers get 403.
+"""
+
+from flask import Blueprint, abort
+from flask_login import current_user, login_required
+
+from ..models import Role
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+MANAGERS = (Role.ADMIN, Role.STAFF)
+
+# The admin home's menu: each admin module adds its entries with add_menu_entry().
+MENU: list[tuple[str, object]] = []
+
+
+def add_menu_entry(endpoint: str, label) -> None:
+    MENU.append((endpoint, label))
+
+
+@bp.context_processor
+def _menu():
+    return {"admin_menu": MENU}
+
+
+@bp.before_request
+@login_required
+def _require_manager():
+    if current_user.role not in MANAGERS:
+        abort(403)
+
+
+@bp.after_request
+def _never_cache(response):
+    response.cache_control.no_store = True
+    return response
+
+
+from . import views  # noqa: E402,F401

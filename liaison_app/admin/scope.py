@@ -1,0 +1,66 @@
+"""What an admin-area user may manage: admins everything, staff their jurisdiction's subtree.
+
+Every admin list filters through `managed_jurisdiction_ids()`, and every object an
+admin page loads goes through `get_in_scope_or_404()`: anything outside is 404.
+"""
+
+from typing import Optional
+
+import sqlalchemy as sa
+from flask import abort
+
+from .. import access
+from ..extensions import db
+from ..models import Department, Deputy, Enterprise, Jurisdiction, QRCode, Role, Station, User
+
+
+def managed_jurisdiction_ids(user: User) -> Optional[list[int]]:
+    """None means every jurisdiction (an admin)."""
+    if user.role is Role.ADMIN:
+        return None
+    return access.subtree_ids(user.jurisdiction_id)
+
+
+def in_scope(user: User, jurisdiction_id: Optional[int]) -> bool:
+    ids = managed_jurisdiction_ids(user)
+    return ids is None or jurisdiction_id in ids
+
+
+def limit_to_scope(user: User, query: sa.Select, column) -> sa.Select:
+    """Filter a query by the jurisdiction column of what it lists."""
+    ids = managed_jurisdiction_ids(user)
+    return query if ids is None else query.where(column.in_(ids))
+
+
+def jurisdiction_of(obj) -> Optional[int]:
+    """The jurisdiction an object belongs to, for the scope check."""
+    if isinstance(obj, Jurisdiction):
+        return obj.id
+    if isinstance(obj, (Station, Department, Enterprise)):
+        return obj.jurisdiction_id
+    if isinstance(obj, Deputy):
+        return obj.congress_jurisdiction_id
+    if isinstance(obj, QRCode):
+        return obj.station.jurisdiction_id if obj.station else obj.deputy.congress_jurisdiction_id
+    if isinstance(obj, User):
+        if obj.role is Role.STAFF:
+            return obj.jurisdiction_id
+        if obj.role is Role.UNIT:
+            return obj.department.jurisdiction_id
+        if obj.role is Role.DEPUTY:
+            return obj.deputy.congress_jurisdiction_id
+        return None  # admins are managed by admins only
+    raise TypeError(type(obj))
+
+
+def get_in_scope_or_404(user: User, model, object_id: int):
+    obj = db.session.get(model, object_id)
+    if obj is None or not in_scope(user, jurisdiction_of(obj)):
+        abort(404)
+    return obj
+
+
+def jurisdiction_choices(user: User) -> list[Jurisdiction]:
+    """Active jurisdictions this user manages, in tree order (by division code)."""
+    query = sa.select(Jurisdiction).where(Jurisdiction.active).order_by(Jurisdiction.division_code)
+    return list(db.session.scalars(limit_to_scope(user, query, Jurisdiction.id)))

@@ -1,0 +1,10 @@
+"""Admin home."""
+
+from flask import render_template
+
+from . import bp
+
+
+@bp.get("/")
+def home():
+    return render_template("admin/home.html")
