@@ -8,3 +8,5 @@ from . import bp
 @bp.get("/")
 def home():
     return render_template("admin/home.html")
+
+from . import places  # noqa: E402,F401

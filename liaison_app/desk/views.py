@@ -6,6 +6,7 @@ from typing import Callable
 from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from .. import access
 from ..extensions import db
@@ -203,7 +204,7 @@ def _bind(form, req):
             db.select(Department).where(Department.jurisdiction_id == req.jurisdiction_id, Department.active)
             .order_by(Department.name)
         ).all()
-        form.department.choices = [(d.id, d.name) for d in departments]
+        form.department.choices = [SelectChoice(d.id, d.name) for d in departments]
         if form.due_on.raw_data is None:  # not submitted: propose the standard deadline
             form.due_on.data = response_due_on(today_local())
     return form

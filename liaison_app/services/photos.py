@@ -31,7 +31,7 @@ class ProcessedPhoto:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def process_photo(stream, *, max_bytes: int, max_pixels: int, max_side: int) -> ProcessedPhoto:
+def process_photo(stream, *, max_bytes: int, max_pixels: int, max_side: int, square: bool = False) -> ProcessedPhoto:
     """Decode an upload and re-encode it; raise InvalidValue with the reason when it is not a photo.
 
     The re-encoding drops EXIF (GPS included) and anything hidden after the
@@ -68,7 +68,10 @@ def process_photo(stream, *, max_bytes: int, max_pixels: int, max_side: int) -> 
         image = background
     elif image.mode != "RGB":
         image = image.convert("RGB")
-    image.thumbnail((max_side, max_side))
+    if square:  # a portrait for posters: the centre, cropped to a square
+        image = ImageOps.fit(image, (max_side, max_side), centering=(0.5, 0.4))
+    else:
+        image.thumbnail((max_side, max_side))
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=82, optimize=True)
     return ProcessedPhoto(data=out.getvalue(), width=image.width, height=image.height)
@@ -89,6 +92,13 @@ def process_uploads(files) -> list[ProcessedPhoto]:
         )
         for f in files
     ]
+
+
+def process_portrait(upload) -> ProcessedPhoto:
+    """A deputy's photo: verified like any photo, then cropped to a 600 px square."""
+    config = current_app.config
+    return process_photo(upload.stream, max_bytes=config["MAX_PHOTO_BYTES"], max_pixels=config["MAX_PHOTO_PIXELS"],
+                         max_side=600, square=True)
 
 
 def upload_path(stored_name: str) -> str:
