@@ -53,6 +53,7 @@ test-postgresql: install-dev
 # Figures for docs/benchmarks.md (minutes; not part of `make test`).
 bench: install-dev
 	$(BIN)/python bench/inbox.py --requests 100000 --rounds 20
+	$(BIN)/python bench/posters.py --posters 500 --rounds 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache

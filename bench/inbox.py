@@ -11,9 +11,7 @@ import argparse
 import os
 import random
 import secrets
-import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import timedelta
@@ -22,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import sqlalchemy as sa  # noqa: E402
 
-from liaison_app import create_app  # noqa: E402
+from _common import drop, log_in, scratch_app, timed  # noqa: E402
 from liaison_app.extensions import db  # noqa: E402
 from liaison_app.models import (  # noqa: E402
     Category, Channel, Deputy, Enterprise, Jurisdiction, Level, Request, RequestEvent, Role, Station, User, utcnow,
@@ -78,17 +76,6 @@ def build(n: int) -> dict:
     return {"staff": staff.get_id(), "deputy": deputy_user.get_id(), "some_request": ids[len(ids) // 2]}
 
 
-def timed(client, path, rounds):
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        response = client.get(path)
-        samples.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, (path, response.status_code)
-    samples.sort()
-    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=100_000)
@@ -98,12 +85,8 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.requests, args.rounds = 1000, 3
-    folder = tempfile.mkdtemp()
-    url = args.database_url or f"sqlite:///{folder}/bench.sqlite"
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "UPLOAD_FOLDER": folder, "WTF_CSRF_ENABLED": False})
+    app = scratch_app(args.database_url)
     with app.app_context():
-        db.drop_all()
-        db.create_all()
         for statement in os.environ.get("BENCH_EXTRA_SQL", "").split(";"):
             if statement.strip():
                 db.session.execute(sa.text(statement))
@@ -115,16 +98,12 @@ def main():
     for who, paths in (("staff", ["/desk/?tab=queue", "/desk/?tab=all", "/desk/?tab=overdue", "/desk/?tab=all&q=塌陷",
                                   f"/desk/requests/{ids['some_request']}"]),
                        ("deputy", ["/desk/?tab=addressed", "/desk/?tab=station"])):
-        with client.session_transaction() as session:
-            session["_user_id"] = ids[who]
-            session["_fresh"] = True
+        log_in(client, ids[who])
         for path in paths:
-            p50, p95 = timed(client, path, args.rounds)
+            p50, p95, _size = timed(client, path, args.rounds)
             rows.append((who, path, p50, p95))
             print(f"{who:7} {path:40} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
-    with app.app_context():
-        db.drop_all()
-        db.engine.dispose()
+    drop(app)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """Command-line tools: flask seed-demo, create-user, notify-retry, calendar-day."""
 
 import json
-import re
 import sys
 from typing import Optional
 
@@ -17,10 +16,7 @@ from .extensions import begin_write, db
 from .models import Deputy, Department, Jurisdiction, Role, User
 from .services import calendar as calendar_service
 from .services import notify
-from .validators import InvalidValue, normalise_phone
-
-MIN_PASSWORD_LENGTH = 8
-USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,39}")
+from .services import users as user_service
 
 
 def register(app: Flask) -> None:
@@ -28,6 +24,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(notify_retry_command)
     app.cli.add_command(calendar_day_group)
+    app.cli.add_command(close_unrated_command)
 
 
 # --- flask seed-demo ---------------------------------------------------------------------
@@ -110,9 +107,6 @@ def _summary_text(summary: demo.DemoSummary, base: str) -> str:
 
 # --- flask create-user -------------------------------------------------------------------
 
-ROLE_SCOPES = {Role.STAFF: "jurisdiction", Role.UNIT: "department", Role.DEPUTY: "deputy"}
-
-
 @click.command("create-user")
 @click.option("--username", required=True, help="Login name: 3-40 letters, digits, '.', '_' or '-'.")
 @click.option("--role", required=True, type=click.Choice([role.value for role in Role]), help="What the user does.")
@@ -149,7 +143,7 @@ def create_user_command(username: str, role: str, phone: Optional[str], display_
 
 def _check_role_scope(role: Role, scopes: dict) -> None:
     """Each role needs exactly its own scope: staff a jurisdiction, unit a department, deputy a deputy."""
-    needed = ROLE_SCOPES.get(role)
+    needed = user_service.SCOPE_FIELDS.get(role)
     if needed and scopes[needed] is None:
         raise click.UsageError(f"Role '{role.value}' needs --{needed}.")
     extra = [name for name, value in scopes.items() if value is not None and name != needed]
@@ -159,46 +153,34 @@ def _check_role_scope(role: Role, scopes: dict) -> None:
 
 def _build_user(username: str, role: Role, phone: Optional[str], display_name: str,
                 division_code: Optional[str], department_id: Optional[int], deputy_id: Optional[int]) -> User:
-    """Validate everything against the database and return the unsaved user."""
-    username = username.strip()
-    if not USERNAME_PATTERN.fullmatch(username):
-        raise click.BadParameter("use 3-40 letters, digits, '.', '_' or '-', starting with a letter or digit.",
-                                 param_hint="--username")
-    if db.session.scalar(sa.select(User.id).where(sa.func.lower(User.username) == username.lower())):
-        raise click.ClickException(f"The username '{username}' is already taken.")
-    display_name = display_name.strip()
-    if len(display_name) > 40:
-        raise click.BadParameter("at most 40 characters.", param_hint="--display-name")
-    user = User(username=username, role=role, display_name=display_name)
-
-    if phone is not None:
-        try:
-            user.phone = normalise_phone(phone)
-        except InvalidValue as error:
-            raise click.BadParameter(str(error.message), param_hint="--phone") from None
-        if db.session.scalar(sa.select(User.id).where(User.phone == user.phone)):
-            raise click.ClickException(f"The phone number {user.phone} already belongs to another user.")
-
+    """Validate everything against the database (the web form's rules) and return the unsaved user."""
+    jurisdiction = department = deputy = None
     if division_code is not None:
-        user.jurisdiction = _active_or_fail(
+        jurisdiction = _found(
             db.session.scalar(sa.select(Jurisdiction).where(Jurisdiction.division_code == division_code.strip())),
-            f"No jurisdiction has the division code '{division_code}'.",
-        )
+            f"No jurisdiction has the division code '{division_code}'.")
     if department_id is not None:
-        user.department = _active_or_fail(db.session.get(Department, department_id),
-                                          f"No handling unit has the id {department_id}.")
+        department = _found(db.session.get(Department, department_id), f"No handling unit has the id {department_id}.")
     if deputy_id is not None:
-        user.deputy = _active_or_fail(db.session.get(Deputy, deputy_id), f"No deputy has the id {deputy_id}.")
-        if db.session.scalar(sa.select(User.id).where(User.deputy_id == deputy_id)):
-            raise click.ClickException(f"Deputy {deputy_id} ({user.deputy.name}) already has a user account.")
-    return user
+        deputy = _found(db.session.get(Deputy, deputy_id), f"No deputy has the id {deputy_id}.")
+    draft = user_service.AccountDraft(username=username, role=role, display_name=display_name, phone=phone,
+                                      jurisdiction=jurisdiction, department=department, deputy=deputy)
+    try:
+        draft = user_service.clean_account(draft)
+    except user_service.AccountRejected as rejected:
+        field, message = next(iter(rejected.errors.items()))
+        raise click.BadParameter(str(message), param_hint="--" + field.replace("_", "-")) from None
+    try:
+        user_service.check_account_is_new(draft)
+    except user_service.AccountRejected as rejected:
+        raise click.ClickException(str(next(iter(rejected.errors.values())))) from None
+    return User(username=draft.username, role=draft.role, display_name=draft.display_name, phone=draft.phone,
+                jurisdiction=draft.jurisdiction, department=draft.department, deputy=draft.deputy)
 
 
-def _active_or_fail(row, missing: str):
+def _found(row, missing: str):
     if row is None:
         raise click.ClickException(missing)
-    if not row.active:
-        raise click.ClickException(f"{row.name} is inactive; reactivate it first.")
     return row
 
 
@@ -207,8 +189,10 @@ def _read_password(from_stdin: bool) -> str:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise click.ClickException(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    problem = user_service.password_problem(password)
+    if problem:
+        with force_locale("en"):
+            raise click.ClickException(str(problem))
     return password
 
 
@@ -282,3 +266,18 @@ def _day_kind(is_working_day: bool) -> str:
 
 def _calendar_line(day, is_working_day: bool, name: str) -> str:
     return f"{day.isoformat()} {day:%a} {_day_kind(is_working_day):<11} {name}".rstrip()
+
+
+# --- flask close-unrated -------------------------------------------------------------------
+
+
+@click.command("close-unrated")
+@with_appcontext
+def close_unrated_command() -> None:
+    """Close, as 未评价, requests whose enterprise did not rate within RATING_DAYS (cron, daily).
+    Opening such a request closes it too, so this only keeps lists tidy."""
+    from .services.workflow import close_unrated
+
+    begin_write()
+    closed = close_unrated()
+    click.echo(f"{closed} request(s) closed without a rating.")

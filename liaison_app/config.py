@@ -28,6 +28,7 @@ class Defaults:
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh_CN", "en")
     UPLOAD_FOLDER = None  # None: instance/uploads
+    IMPORT_FOLDER = None  # None: instance/imports (a checked spreadsheet waits here for its import)
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SQLITE_BUSY_TIMEOUT_MS = 5000

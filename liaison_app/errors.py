@@ -31,7 +31,8 @@ def register(app: Flask) -> None:
     def _too_large(_error):
         mb = app.config["MAX_PHOTO_BYTES"] // (1024 * 1024)
         return _page(413, _("What you sent is too large. Each photo may be at most %(mb)d MB, "
-                            "and at most 3 photos can be sent. Please go back and choose smaller photos.", mb=mb))
+                            "and at most 3 photos can be sent. Please go back and choose smaller photos "
+                            "(or a smaller file).", mb=mb))
 
     @app.errorhandler(HTTPException)
     def _http_error(error):

@@ -273,3 +273,17 @@ def test_a_unit_sees_only_its_departments_requests(tree):
     assert visible_ids(tree.officers["county"]) == set()
     assert {req.id, other.id} <= visible_ids(tree.deputy_user)
     assert visible_ids(tree.outsider_user) == set()
+
+
+def test_the_close_unrated_command_for_cron(tree, req, runner):
+    wf.claim_request(req, actor=tree.deputy_user)
+    wf.answer_request(fresh(req), actor=tree.deputy_user, version=fresh(req).version, outcome=Outcome.SOLVED,
+                      text="已解决")
+    wf.accept_answer(fresh(req), actor=tree.deputy_user, version=fresh(req).version)
+    fresh(req).rating_due_on = today_local() - timedelta(days=1)
+    db.session.commit()
+
+    result = runner.invoke(args=["close-unrated"])
+
+    assert result.exit_code == 0 and "1 request(s) closed" in result.output
+    assert (fresh(req).status, fresh(req).rating) == (Status.CLOSED, Rating.UNRATED)

@@ -10,3 +10,6 @@ def home():
     return render_template("admin/home.html")
 
 from . import places  # noqa: E402,F401
+from . import qr  # noqa
+from . import imports  # noqa: E402,F401
+from . import users, enterprises  # noqa: E402,F401

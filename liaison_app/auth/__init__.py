@@ -22,4 +22,4 @@ def _never_cache(response):
     return response
 
 
-from . import views  # noqa: E402,F401
+from . import reset, views  # noqa: E402,F401

@@ -1,11 +1,12 @@
 """All models, importable from one place (and registered with the metadata for migrations)."""
 
+from .accounts import PasswordReset
 from .base import utcnow
 from .calendar import CalendarDay
 from .notifications import Notification, NotificationKind, NotificationStatus
 from .people import Deputy, DeputyKind, Department, Enterprise, Role, User, station_deputies
 from .places import Grid, Jurisdiction, Level, Station, StationKind
-from .qr import Placement, QRCode, new_qr_token
+from .qr import Placement, QRCode, QRScanDay, new_qr_token
 from .requests import (
     Attachment,
     Category,
@@ -24,8 +25,8 @@ from .visits import Activity, ActivityKind, Pairing, Visit, VisitCampaign, Visit
 __all__ = [
     "RATING_LABELS", "Activity", "ActivityKind", "Attachment", "CalendarDay", "Category", "Channel", "Department", "Deputy",
     "DeputyKind", "Enterprise", "Grid", "Jurisdiction", "Level", "Notification", "NotificationKind",
-    "NotificationStatus", "Outcome", "Pairing", "Placement",
-    "QRCode", "Rating", "ReferenceCounter", "Request", "RequestEvent", "RequestKind", "Role",
+    "NotificationStatus", "Outcome", "Pairing", "PasswordReset", "Placement",
+    "QRCode", "QRScanDay", "Rating", "ReferenceCounter", "Request", "RequestEvent", "RequestKind", "Role",
     "Station", "StationKind", "User", "Visit", "VisitCampaign", "VisitForm", "new_qr_token", "title_from",
     "station_deputies", "utcnow",
 ]

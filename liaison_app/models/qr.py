@@ -1,7 +1,7 @@
 """QR codes posted at stations, on park roads and at factory gates."""
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from typing import Optional
 
 import sqlalchemy as sa
@@ -78,3 +78,18 @@ class QRCode(db.Model):
             seen.add(code.id)
             code = code.replaced_by
         return code if code is not None and not code.is_revoked else None
+
+
+class QRScanDay(db.Model):
+    """How often one code was scanned on one day (Asia/Shanghai): a count only,
+    nothing about who scanned. Staff compare it with the requests filed via the code.
+    The primary key (qr_code_id, day) is the unique key the per-day upsert relies on."""
+
+    __tablename__ = "qr_scan_days"
+
+    qr_code_id: Mapped[int] = mapped_column(sa.ForeignKey("qr_codes.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<QRScanDay {self.qr_code_id} {self.day} {self.count}>"
