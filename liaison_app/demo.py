@@ -30,6 +30,7 @@ from stdnum.cn import uscc
 
 from .extensions import begin_write, db
 from .models import (
+    QRScanDay,
     Category,
     Channel,
     Department,
@@ -705,6 +706,8 @@ class _Builder:
         self.users: dict[str, User] = {}
         self.deputy_codes: dict[int, QRCode] = {}
         self.station_codes: dict[int, QRCode] = {}
+        self.all_codes: list[QRCode] = []
+        self.scan_days: dict[tuple[int, date], int] = {}
         self.phones: set[str] = set()
 
     def build(self) -> None:
@@ -837,6 +840,22 @@ class _Builder:
         old.revoked_at = self.now - timedelta(days=21)  # the poster was torn and reprinted
         old.replaced_by = reissued
         reissued.created_at = old.revoked_at
+        self.scan_history()
+
+    def scan_history(self) -> None:
+        """Scans per day over the last 30 days for the statistics page, within each code's
+        lifetime count (no personal data: a count per code and day)."""
+        db.session.flush()
+        today = _local_date(self.now)
+        for code in self.all_codes:
+            if code.revoked_at is not None:
+                continue
+            recent = self.rng.randint(0, code.scan_count // 2)
+            for _ in range(recent):
+                day = today - timedelta(days=self.rng.randint(0, 29))
+                self.scan_days[(code.id, day)] = self.scan_days.get((code.id, day), 0) + 1
+        db.session.add_all(QRScanDay(qr_code_id=code_id, day=day, count=count)
+                           for (code_id, day), count in sorted(self.scan_days.items()))
 
     def _code(self, *, deputy: Optional[Deputy] = None, station: Optional[Station] = None,
               placement: Placement = Placement.STATION, label: str = "") -> QRCode:
@@ -844,6 +863,7 @@ class _Builder:
                       created_at=self.now - timedelta(days=130), scan_count=self.rng.randint(3, 120),
                       last_scanned_at=self.now - timedelta(hours=self.rng.uniform(1, 240)))
         db.session.add(code)
+        self.all_codes.append(code)
         return code
 
 

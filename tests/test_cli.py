@@ -361,3 +361,15 @@ def test_create_user_asks_again_when_the_confirmation_differs(runner):
     assert result.exit_code == 1  # aborted at the end of input, after asking again
     assert "do not match" in result.output
     assert count(User) == 0
+
+
+def test_the_demo_has_a_scan_history_within_each_codes_count(runner):
+    from liaison_app.models import QRCode, QRScanDay
+
+    runner.invoke(args=["seed-demo"])
+
+    totals = dict(db.session.execute(
+        sa.select(QRScanDay.qr_code_id, sa.func.sum(QRScanDay.count)).group_by(QRScanDay.qr_code_id)).all())
+    assert totals, "the statistics page would show no scans"
+    for code in db.session.scalars(sa.select(QRCode).where(QRCode.id.in_(totals))):
+        assert totals[code.id] <= code.scan_count
