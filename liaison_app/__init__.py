@@ -26,11 +26,12 @@ def create_app(test_config=None) -> Flask:
     _init_extensions(app)
     _init_requests(app)
 
-    from . import admin, auth, desk, errors, health, public, templating
+    from . import admin, auth, desk, errors, health, oversight, public, templating
 
     app.register_blueprint(public.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(oversight.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     errors.register(app)

@@ -1292,6 +1292,7 @@ class RequestFactory:
             addressed_deputy_id=d.deputy.id if d.deputy else None,
             station_id=d.station.id,
             jurisdiction_id=d.jurisdiction.id,
+            filed_jurisdiction_id=d.jurisdiction.id,
             public_consent=d.consent,
             # Column defaults apply only at INSERT; the trail below reads these before that.
             return_count=0,

@@ -140,6 +140,7 @@ def make_request(*, station: Station | None = None, deputy: Deputy | None = None
         station=station,
         addressed_deputy=deputy,
         jurisdiction=station.jurisdiction,
+        filed_jurisdiction=station.jurisdiction,
         claim_due_on=add_working_days(today_local(), 1),
         return_count=0,
         extension_used=False,

@@ -39,7 +39,7 @@ def world(app):
 
 
 def admin_rules(app):
-    return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/admin")]
+    return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(("/admin", "/oversight"))]
 
 
 def urls_for(rule, ids, owners):

@@ -142,6 +142,8 @@ class Request(db.Model):
     station_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("stations.id"), index=True)
     # Where the request is now; escalation moves it up, sending down moves it back.
     jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"), index=True)
+    # Where it was received (收集): what the problem list and the monthly report count by.
+    filed_jurisdiction_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("jurisdictions.id"), index=True)
 
     status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.SUBMITTED, index=True)
     claimant_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id"), index=True)
@@ -176,7 +178,8 @@ class Request(db.Model):
     qr_code: Mapped[Optional["QRCode"]] = relationship()  # noqa: F821
     addressed_deputy: Mapped[Optional[Deputy]] = relationship()
     station: Mapped[Optional[Station]] = relationship()
-    jurisdiction: Mapped[Jurisdiction] = relationship()
+    jurisdiction: Mapped[Jurisdiction] = relationship(foreign_keys=[jurisdiction_id])
+    filed_jurisdiction: Mapped[Optional[Jurisdiction]] = relationship(foreign_keys=[filed_jurisdiction_id])
     claimant: Mapped[Optional[User]] = relationship()
     department: Mapped[Optional[Department]] = relationship()
     events: Mapped[list["RequestEvent"]] = relationship(

@@ -192,9 +192,10 @@ def _routing(qr_code: QRCode) -> dict:
         station = deputy.primary_station
         jurisdiction = station.jurisdiction if station else deputy.congress_jurisdiction
         return dict(channel=Channel.QR_DEPUTY, qr_code=qr_code, addressed_deputy=deputy,
-                    station=station, jurisdiction=jurisdiction)
+                    station=station, jurisdiction=jurisdiction, filed_jurisdiction=jurisdiction)
     station = qr_code.station
-    return dict(channel=Channel.QR_STATION, qr_code=qr_code, station=station, jurisdiction=station.jurisdiction)
+    return dict(channel=Channel.QR_STATION, qr_code=qr_code, station=station, jurisdiction=station.jurisdiction,
+                filed_jurisdiction=station.jurisdiction)
 
 
 def _find_or_create_enterprise(name: str, uscc: Optional[str]) -> Enterprise:
