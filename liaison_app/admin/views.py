@@ -13,3 +13,4 @@ from . import places  # noqa: E402,F401
 from . import qr  # noqa
 from . import imports  # noqa: E402,F401
 from . import users, enterprises  # noqa: E402,F401
+from . import calendar  # noqa: E402,F401
