@@ -9,6 +9,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import sqlalchemy as sa  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+
 from liaison_app import create_app  # noqa: E402
 from liaison_app.extensions import db  # noqa: E402
 
@@ -22,14 +25,20 @@ def scratch_app(database_url=None, **config):
     settings.update(config)
     app = create_app(settings)
     with app.app_context():
-        db.drop_all()
-        db.create_all()
+        _empty(app)
+        upgrade()  # the schema comes from the migrations, as in production
     return app
+
+
+def _empty(app) -> None:
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
 
 
 def drop(app) -> None:
     with app.app_context():
-        db.drop_all()
+        _empty(app)
         db.engine.dispose()
 
 

@@ -36,7 +36,12 @@ class Defaults:
     # Deadlines (working days on the Chinese official calendar).
     CLAIM_DUE_WORKING_DAYS = 1
     RESPONSE_DUE_WORKING_DAYS = 7  # from assignment, not acknowledgement
+    ACKNOWLEDGE_DUE_WORKING_DAYS = 1  # 签收期限, from assignment: later it is overdue on the supervision page
     RATING_DAYS = 7  # calendar days the enterprise has to rate; then closed as 未评价
+
+    # The monthly report (一月一小结): None or 0 counts calendar months; a day such as 20
+    # makes the month "2026-11" run from 21 October to 20 November (Taizhou sends by the 20th).
+    REPORT_CUTOFF_DAY = None
 
     # Outbound notifications (services/notify.py). "log" writes a line per message;
     # "webhook" posts JSON to NOTIFY_WEBHOOK_URL, e.g. a WeCom or DingTalk group robot

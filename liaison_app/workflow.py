@@ -96,6 +96,10 @@ class Action(StrEnum):
     REOPEN = "reopen"
     REMIND = "remind"
     SUPERVISE = "supervise"
+    MERGE_INTO_CASE = "merge_into_case"  # 并案
+    LEAVE_CASE = "leave_case"
+    MARK_TYPICAL = "mark_typical"  # 典型案例
+    UNMARK_TYPICAL = "unmark_typical"
 
 
 ACTION_LABELS = {
@@ -123,6 +127,10 @@ ACTION_LABELS = {
     Action.REOPEN: _l("Reopened"),
     Action.REMIND: _l("Reminder sent"),
     Action.SUPERVISE: _l("Placed under supervision"),
+    Action.MERGE_INTO_CASE: _l("Merged into a case"),
+    Action.LEAVE_CASE: _l("Taken out of its case"),
+    Action.MARK_TYPICAL: _l("Marked as a typical case"),
+    Action.UNMARK_TYPICAL: _l("No longer a typical case"),
 }
 
 ACTOR_LABELS = {
@@ -176,6 +184,14 @@ for _status in _OPEN:
     TRANSITIONS[(_status, Action.ADD_INFO)] = _t(None, Actor.ENTERPRISE)
     TRANSITIONS[(_status, Action.REMIND)] = _t(None, Actor.STAFF)
     TRANSITIONS[(_status, Action.SUPERVISE)] = _t(None, Actor.STAFF)
+    # 并案: only open requests join a case; each keeps its own answer and rating.
+    TRANSITIONS[(_status, Action.MERGE_INTO_CASE)] = _t(None, Actor.STAFF)
+# A request may leave its case, and lose its typical-case mark (it may have been reopened), at any status.
+for _status in Status:
+    TRANSITIONS[(_status, Action.LEAVE_CASE)] = _t(None, Actor.STAFF)
+    TRANSITIONS[(_status, Action.UNMARK_TYPICAL)] = _t(None, Actor.STAFF)
+# 典型案例: written up once closed (solved: the service checks the outcome).
+TRANSITIONS[(Status.CLOSED, Action.MARK_TYPICAL)] = _t(None, Actor.STAFF)
 
 
 class WorkflowError(Exception):

@@ -205,6 +205,8 @@ def test_every_route_is_in_the_matrix(app):
         "public.index", "public.qr_landing", "public.request_file", "public.validate_field", "public.tracking",
         "public.tracking_add_info", "public.tracking_withdraw", "public.tracking_rate", "public.tracking_photo",
         "public.my_requests", "public.deputy_photo", "health.healthz", "static",
+        # the public board: tests/test_board.py
+        "public.board_station", "public.board_jurisdiction",
         # login, account and one-time reset: tests/test_auth.py, tests/test_admin_users.py
         "auth.login", "auth.logout", "auth.password", "auth.reset_code", "auth.reset_link",
         # above

@@ -34,6 +34,22 @@ def world(app):
                department_id=make_department(jurisdiction=wanan).id,
                user_id=make_user(Role.STAFF, jurisdiction=wanan).id,
                enterprise_id=make_enterprise(jurisdiction=wanan).id, code_id=far_code.id)
+    from liaison_app.extensions import db
+    from liaison_app.models import Activity, ActivityKind
+    from liaison_app.services import supervision
+    from liaison_app.workdays import today_local
+    from tests.factories import make_request
+
+    near_requests = [make_request(deputy=tree.deputy) for _ in range(2)]
+    far_requests = [make_request(station=far_station) for _ in range(2)]
+    near["request_id"], far["request_id"] = near_requests[0].id, far_requests[0].id
+    near["case_id"] = supervision.merge_into_case(near_requests, title="近", actor=tree.staff["county"]).id
+    far["case_id"] = supervision.merge_into_case(far_requests, title="远", actor=tree.admin).id
+    for ids, jurisdiction in ((near, tree.township), (far, wanan)):
+        activity = Activity(kind=ActivityKind.RESEARCH, title="调研", held_on=today_local(), jurisdiction=jurisdiction)
+        db.session.add(activity)
+        db.session.commit()
+        ids["activity_id"] = activity.id
     owners = {"deputies": "deputy_id", "stations": "station_id", "jurisdictions": "jurisdiction_id"}
     return tree, near, far, owners
 

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectChoice, SelectField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..models import Outcome
@@ -68,4 +68,6 @@ class DecideExtensionForm(VersionForm):
 
 class SuperviseForm(VersionForm):
     key = BooleanField(_l("Key supervision (led by a standing-committee leader)"))
+    leader = StringField(_l("Leader in charge (key supervision, optional)"), filters=[_strip],
+                         validators=[Optional(), Length(max=40, message=_l("At most %(max)d characters."))])
     note = _text(_l("Note (optional)"), required=False, max_length=1000)

@@ -136,7 +136,8 @@ ACTIONS: dict[str, ActionSpec] = {
     "remind": ActionSpec(Action.REMIND, NoteForm, lambda r, u, f: wf.remind(r, actor=u, note=f.note.data),
                          _l("Reminder sent.")),
     "supervise": ActionSpec(Action.SUPERVISE, SuperviseForm,
-                            lambda r, u, f: wf.supervise(r, actor=u, key=f.key.data, note=f.note.data),
+                            lambda r, u, f: wf.supervise(r, actor=u, key=f.key.data, note=f.note.data,
+                                                         leader=f.leader.data or ""),
                             _l("Placed under supervision.")),
 }
 BUTTONS = {

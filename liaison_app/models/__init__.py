@@ -16,6 +16,7 @@ from .requests import (
     Rating,
     ReferenceCounter,
     Request,
+    RequestCase,
     RequestEvent,
     RequestKind,
     title_from,
@@ -26,7 +27,7 @@ __all__ = [
     "RATING_LABELS", "Activity", "ActivityKind", "Attachment", "CalendarDay", "Category", "Channel", "Department", "Deputy",
     "DeputyKind", "Enterprise", "Grid", "Jurisdiction", "Level", "Notification", "NotificationKind",
     "NotificationStatus", "Outcome", "Pairing", "PasswordReset", "Placement",
-    "QRCode", "QRScanDay", "Rating", "ReferenceCounter", "Request", "RequestEvent", "RequestKind", "Role",
+    "QRCode", "QRScanDay", "Rating", "ReferenceCounter", "Request", "RequestCase", "RequestEvent", "RequestKind", "Role",
     "Station", "StationKind", "User", "Visit", "VisitCampaign", "VisitForm", "new_qr_token", "title_from",
     "station_deputies", "utcnow",
 ]

@@ -117,6 +117,28 @@ class ReferenceCounter(db.Model):
     last_value: Mapped[int] = mapped_column(default=0)
 
 
+class RequestCase(db.Model):
+    """并案: requests about one shared problem (e.g. 企业融资难), handled once, while each
+    enterprise still gets its own answer and gives its own rating."""
+
+    __tablename__ = "request_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(80))
+    # The lowest level that held all of its requests when they were merged: who sees the case.
+    jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    jurisdiction: Mapped[Jurisdiction] = relationship()
+    created_by: Mapped[User] = relationship()
+    requests: Mapped[list["Request"]] = relationship(back_populates="case", order_by="Request.id")
+
+    def __repr__(self) -> str:
+        return f"<RequestCase {self.id} {self.title}>"
+
+
 class Request(db.Model):
     __tablename__ = "requests"
 
@@ -158,8 +180,10 @@ class Request(db.Model):
 
     is_supervised: Mapped[bool] = mapped_column(default=False)
     is_key_supervision: Mapped[bool] = mapped_column(default=False)
+    key_supervision_leader: Mapped[str] = mapped_column(sa.String(40), default="")  # 包案领导
     is_typical_case: Mapped[bool] = mapped_column(default=False)
     typical_case_note: Mapped[str] = mapped_column(sa.Text, default="")
+    case_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("request_cases.id"), index=True)  # 并案
 
     public_consent: Mapped[bool] = mapped_column(default=False)
     public_summary: Mapped[str] = mapped_column(sa.Text, default="")  # written or approved by staff
@@ -170,9 +194,9 @@ class Request(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     claimed_at: Mapped[Optional[datetime]]
-    assigned_at: Mapped[Optional[datetime]]
+    assigned_at: Mapped[Optional[datetime]] = mapped_column(index=True)  # the claim list counts by it
     replied_at: Mapped[Optional[datetime]]
-    closed_at: Mapped[Optional[datetime]]
+    closed_at: Mapped[Optional[datetime]] = mapped_column(index=True)  # the monthly report counts by it
 
     enterprise: Mapped[Enterprise] = relationship()
     qr_code: Mapped[Optional["QRCode"]] = relationship()  # noqa: F821
@@ -182,6 +206,7 @@ class Request(db.Model):
     filed_jurisdiction: Mapped[Optional[Jurisdiction]] = relationship(foreign_keys=[filed_jurisdiction_id])
     claimant: Mapped[Optional[User]] = relationship()
     department: Mapped[Optional[Department]] = relationship()
+    case: Mapped[Optional[RequestCase]] = relationship(back_populates="requests")
     events: Mapped[list["RequestEvent"]] = relationship(
         back_populates="request", order_by="RequestEvent.id", cascade="save-update, merge"
     )
@@ -236,6 +261,9 @@ class RequestEvent(db.Model):
     jurisdiction: Mapped[Optional[Jurisdiction]] = relationship()
     department: Mapped[Optional[Department]] = relationship()
     attachments: Mapped[list["Attachment"]] = relationship(back_populates="event", order_by="Attachment.id")
+
+    # The monthly report counts escalations by action and time.
+    __table_args__ = (sa.Index("ix_request_events_action_created_at", "action", "created_at"),)
 
     def __repr__(self) -> str:
         return f"<RequestEvent {self.action} {self.from_status}->{self.to_status}>"

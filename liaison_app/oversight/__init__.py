@@ -42,3 +42,7 @@ def home():
 
 
 # Each area registers its views on `bp` when imported here (one line per module).
+from . import dashboard  # noqa: E402,F401
+from . import lists  # noqa: E402,F401
+from . import report  # noqa: E402,F401
+from . import supervision  # noqa: E402,F401

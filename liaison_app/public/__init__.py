@@ -5,3 +5,4 @@ from flask import Blueprint
 bp = Blueprint("public", __name__)
 
 from . import views  # noqa: E402,F401
+from . import board  # noqa: E402,F401

@@ -194,11 +194,21 @@ def remind(req: Request, *, actor: User, note: str = "") -> RequestEvent:
     return event
 
 
-def supervise(req: Request, *, actor: User, key: bool = False, note: str = "") -> RequestEvent:
-    """督办 / 重点督办: flag the request for supervision (key: led by a standing-committee leader)."""
+def supervise(req: Request, *, actor: User, key: bool = False, note: str = "", leader: str = "") -> RequestEvent:
+    """督办 / 重点督办: flag the request for supervision (key: led by a standing-committee
+    leader, the 包案领导 named in `leader`; naming another one later replaces them)."""
+    leader = " ".join((leader or "").split())
+    if len(leader) > 40:
+        raise InvalidInput(_l("At most %(max)d characters.", max=40))
+    if leader and not (key or req.is_key_supervision):
+        raise InvalidInput(_l("A leader in charge is named only for key supervision."))
+    if leader:
+        note = "\n".join(filter(None, [str(note or ""), str(_l("Leader in charge: %(name)s", name=leader))]))
     event = _act(req, Action.SUPERVISE, actor=actor, version=req.version, note=note, public=False)
     req.is_supervised = True
     req.is_key_supervision = req.is_key_supervision or key
+    if leader:
+        req.key_supervision_leader = leader
     _commit()
     return event
 

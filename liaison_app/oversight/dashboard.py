@@ -1,0 +1,71 @@
+"""The dashboard (数据看板): what was collected and solved, how fast and how well, for a
+jurisdiction and everything below it, by month, category, station, department and deputy."""
+
+from datetime import date
+from typing import Optional
+
+import sqlalchemy as sa
+from flask import render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from .. import access, charts
+from ..admin import scope
+from ..extensions import db
+from ..models import Jurisdiction, Role
+from ..services import stats
+from ..templating import is_htmx
+from ..workdays import today_local
+from . import add_menu_entry, bp
+
+DEFAULT_MONTHS = 12
+EARLIEST = date(2000, 1, 1)
+
+
+@bp.get("/dashboard")
+def dashboard():
+    """?jurisdiction=&from=&to= (dates, China time); by default the user's own
+    jurisdiction (an admin's: the first top-level one) over the last 12 months."""
+    jurisdiction = _chosen_jurisdiction()
+    period, problem = _chosen_period(today_local())
+    report = stats.dashboard(access.subtree_ids(jurisdiction.id), period) if jurisdiction else None
+    template = "oversight/dashboard/_results.html" if is_htmx() else "oversight/dashboard/index.html"
+    return render_template(template, report=report, jurisdiction=jurisdiction, period=period, problem=problem,
+                           choices=scope.jurisdiction_choices(current_user), charts=charts,
+                           league_minimum=stats.LEAGUE_MINIMUM)
+
+
+def _chosen_jurisdiction() -> Optional[Jurisdiction]:
+    """Within the user's scope (404 outside it); None only when no jurisdiction exists yet."""
+    chosen = request.args.get("jurisdiction", type=int)
+    if chosen is not None:
+        return scope.get_in_scope_or_404(current_user, Jurisdiction, chosen)
+    if current_user.role is Role.STAFF:
+        return current_user.jurisdiction
+    return db.session.scalar(
+        sa.select(Jurisdiction).where(Jurisdiction.parent_id.is_(None))
+        .order_by(Jurisdiction.active.desc(), Jurisdiction.division_code).limit(1)
+    )
+
+
+def _chosen_period(today: date) -> tuple[stats.Period, Optional[str]]:
+    """?from= and ?to= as YYYY-MM-DD; what cannot be read falls back to the last 12 months."""
+    default = stats.Period.last_months(DEFAULT_MONTHS, today)
+    raw_start, raw_end = request.args.get("from", ""), request.args.get("to", "")
+    if not raw_start and not raw_end:
+        return default, None
+    try:
+        start = date.fromisoformat(raw_start) if raw_start else default.start
+        end = date.fromisoformat(raw_end) if raw_end else today
+    except ValueError:
+        return default, _l("Dates are written like 2026-01-31. The last 12 months are shown.")
+    start, end = min(start, end), max(start, end)
+    end = min(max(end, EARLIEST), today)
+    start = min(start, end)
+    earliest = stats.add_months(end.replace(day=1), -(stats.MAX_MONTHS - 1))
+    if start < earliest:
+        return stats.Period(earliest, end), _l("At most %(num)d months are shown at once.", num=stats.MAX_MONTHS)
+    return stats.Period(start, end), None
+
+
+add_menu_entry("oversight.dashboard", _l("Dashboard"))

@@ -1,0 +1,405 @@
+"""Figures for the oversight dashboard and the public board, aggregated in SQL.
+
+A fixed handful of queries whatever the number of requests: counts come from GROUP BY
+queries; medians from percentile_cont on PostgreSQL and, on SQLite (which has none),
+from one query of durations whose medians are taken in Python. Read only.
+
+Definitions (the dashboard prints them):
+- collected: requests received (filed) in the jurisdiction and below, in the period;
+- solved: of those, the ones closed with the outcome "solved";
+- solve rate: solved / closed with an outcome (solved or explained);
+- on-time rate: of those that had a department's due date and were replied to, the
+  share replied on or before the due date (the reply's date in China);
+- satisfaction: (satisfied + mostly satisfied) / (satisfied + mostly satisfied +
+  unsatisfied); 未评价 (closed without a rating) is counted apart, never as satisfied;
+- days to claim / to close: medians of claimed_at - created_at and, for closed
+  requests, closed_at - created_at.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Optional, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from ..extensions import db
+from ..models import Category, Department, Deputy, Outcome, Rating, Request, Role, Station, User
+from ..workdays import CHINA
+from ..workflow import Status
+
+LEAGUE_MINIMUM = 5  # a department enters the league table with this many requests
+MAX_MONTHS = 60
+
+
+# --- SQL in China time, on either database -----------------------------------------------------
+
+
+class local_date(FunctionElement):
+    """The date, in China, of a naive-UTC timestamp."""
+
+    type = sa.Date()
+    name = "local_date"
+    inherit_cache = True
+
+
+class days_between(FunctionElement):
+    """(end - start) in days, as a float."""
+
+    type = sa.Float()
+    name = "days_between"
+    inherit_cache = True
+
+
+def _args(element, compiler, **kw) -> list[str]:
+    return [compiler.process(clause, **kw) for clause in element.clauses]
+
+
+@compiles(local_date)
+def _local_date(element, compiler, **kw):
+    (moment,) = _args(element, compiler, **kw)
+    return f"CAST(({moment}) AT TIME ZONE 'UTC' AT TIME ZONE '{CHINA.key}' AS DATE)"
+
+
+@compiles(local_date, "sqlite")
+def _local_date_sqlite(element, compiler, **kw):
+    # China has kept UTC+8 all year since 1991: a fixed shift is exact.
+    return f"date({_args(element, compiler, **kw)[0]}, '+8 hours')"
+
+
+@compiles(days_between)
+def _days_between(element, compiler, **kw):
+    start, end = _args(element, compiler, **kw)
+    return f"CAST(EXTRACT(EPOCH FROM ({end}) - ({start})) / 86400.0 AS DOUBLE PRECISION)"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    start, end = _args(element, compiler, **kw)
+    return f"(julianday({end}) - julianday({start}))"
+
+
+# --- periods ---------------------------------------------------------------------------------------
+
+
+def add_months(first_of_month: date, months: int) -> date:
+    index = first_of_month.year * 12 + first_of_month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _utc(day: date) -> datetime:
+    """Midnight in China at the start of `day`, as the naive UTC that timestamps are stored in."""
+    return datetime.combine(day, time(), tzinfo=CHINA).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Period:
+    """From `start` to `end`, both included, as dates in China."""
+
+    start: date
+    end: date
+
+    @classmethod
+    def last_months(cls, count: int, today: date) -> Period:
+        """This month and the count - 1 before it, up to today."""
+        return cls(add_months(today.replace(day=1), -(count - 1)), today)
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        return _utc(self.start), _utc(self.end + timedelta(days=1))
+
+    def months(self) -> list[str]:
+        return [f"{first:%Y-%m}" for first in self._firsts()]
+
+    def month_of(self, moment) -> sa.ColumnElement:
+        """'2026-11', the month in China of a timestamp of the period: compared against
+        the months' first instants, so nothing is converted row by row."""
+        firsts = self._firsts()
+        ends = [_utc(add_months(first, 1)) for first in firsts]
+        return sa.case(*((moment < end, f"{first:%Y-%m}") for first, end in zip(firsts, ends)))
+
+    def _firsts(self) -> list[date]:
+        firsts, month = [], self.start.replace(day=1)
+        while month <= self.end:
+            firsts.append(month)
+            month = add_months(month, 1)
+        return firsts
+
+
+# --- figures -----------------------------------------------------------------------------------------
+
+
+def _rate(part: int, whole: int) -> Optional[float]:
+    return None if not whole else 100.0 * part / whole
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The counts of one group of requests, their rates and median durations (days)."""
+
+    collected: int = 0
+    solved: int = 0
+    closed_with_outcome: int = 0
+    due_replied: int = 0
+    on_time: int = 0
+    satisfied: int = 0
+    mostly_satisfied: int = 0
+    unsatisfied: int = 0
+    unrated: int = 0
+    median_days_to_claim: Optional[float] = None
+    median_days_to_close: Optional[float] = None
+
+    def __add__(self, other: Figures) -> Figures:
+        """Counts add up; medians do not, so the sum has none."""
+        return Figures(**{name: getattr(self, name) + getattr(other, name) for name in COUNTS})
+
+    @property
+    def rated(self) -> int:
+        return self.satisfied + self.mostly_satisfied + self.unsatisfied
+
+    @property
+    def solve_rate(self) -> Optional[float]:
+        return _rate(self.solved, self.closed_with_outcome)
+
+    @property
+    def on_time_rate(self) -> Optional[float]:
+        return _rate(self.on_time, self.due_replied)
+
+    @property
+    def satisfaction_rate(self) -> Optional[float]:
+        return _rate(self.satisfied + self.mostly_satisfied, self.rated)
+
+
+COUNTS = tuple(f.name for f in fields(Figures) if f.type == "int")
+
+
+@dataclass(frozen=True)
+class Row:
+    """A line of a breakdown: what it groups by, how to name it, and its figures."""
+
+    key: Any
+    label: Any
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class DeputyRow:
+    """A deputy's responsiveness: requests claimed and the median hours to claim them."""
+
+    deputy_id: int
+    name: str
+    claimed: int
+    median_hours_to_claim: Optional[float]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    period: Period
+    totals: Figures
+    by_month: list[Row]
+    by_category: list[Row]
+    by_station: list[Row]
+    departments: list[Row]
+    deputies: list[DeputyRow] = field(default_factory=list)
+
+
+def _count(condition) -> sa.ColumnElement:
+    return sa.func.count(sa.case((condition, 1)))
+
+
+def _figure_columns() -> list[sa.ColumnElement]:
+    closed = Request.status == Status.CLOSED
+    replied_with_due = sa.and_(Request.due_on.is_not(None), Request.replied_at.is_not(None))
+    return [
+        sa.func.count(Request.id).label("collected"),
+        _count(sa.and_(closed, Request.outcome == Outcome.SOLVED)).label("solved"),
+        _count(sa.and_(closed, Request.outcome.is_not(None))).label("closed_with_outcome"),
+        _count(replied_with_due).label("due_replied"),
+        _count(sa.and_(replied_with_due, local_date(Request.replied_at) <= Request.due_on)).label("on_time"),
+        *(_count(Request.rating == rating).label(rating.value) for rating in Rating),
+    ]
+
+
+def _grouped(keys: tuple, where: Sequence) -> dict[tuple, Figures]:
+    """One GROUP BY query: the figures for each combination of `keys` among the requests
+    that `where` selects."""
+    query = sa.select(*keys, *_figure_columns()).where(*where).group_by(*keys)
+    return {tuple(row[: len(keys)]): Figures(**{name: row._mapping[name] for name in COUNTS})
+            for row in db.session.execute(query)}
+
+
+def _totals(grouped: dict[tuple, Figures], position: int) -> dict[Any, Figures]:
+    """Roll a breakdown up to one of its keys."""
+    totals: dict[Any, Figures] = defaultdict(Figures)
+    for key, figures in grouped.items():
+        totals[key[position]] += figures
+    return totals
+
+
+def received_in(jurisdiction_ids: Sequence[int], period: Period) -> list:
+    """Requests received (收集) in these jurisdictions during the period.
+
+    The period's range on created_at drives the scan: through the index of the
+    jurisdiction (hence `+ 0`, which sets it aside) SQLite would fetch the rows of a
+    county holding most requests one by one, several times slower than in order.
+    """
+    start, end = period.bounds()
+    return [(Request.filed_jurisdiction_id + 0).in_(jurisdiction_ids), Request.created_at >= start,
+            Request.created_at < end]
+
+
+def received_at_station(station_id: int, period: Period) -> list:
+    start, end = period.bounds()
+    return [Request.station_id == station_id, Request.created_at >= start, Request.created_at < end]
+
+
+# --- medians ------------------------------------------------------------------------------------------
+
+# What medians are grouped by; ("all", None) is the whole selection.
+MEDIAN_GROUPS = ("category", "station_id", "claimant_id")
+
+
+@dataclass(frozen=True)
+class Medians:
+    days_to_claim: Optional[float] = None
+    days_to_close: Optional[float] = None
+    claimed: int = 0  # how many claims the median to claim is taken over
+
+
+def _durations(where: Sequence) -> sa.Select:
+    """Per request: its category (as stored text), station, claimant, days to claim and to close."""
+    closed = sa.and_(Request.status == Status.CLOSED, Request.closed_at.is_not(None))
+    return sa.select(
+        sa.type_coerce(Request.category, sa.String).label("category"), Request.station_id, Request.claimant_id,
+        sa.case((Request.claimed_at.is_not(None), days_between(Request.created_at, Request.claimed_at))).label("claim"),
+        sa.case((closed, days_between(Request.created_at, Request.closed_at))).label("close"),
+    ).where(*where, sa.or_(Request.claimed_at.is_not(None), closed))
+
+
+def medians(where: Sequence) -> dict[tuple[str, Any], Medians]:
+    """Median days to claim and to close for the whole selection and per MEDIAN_GROUPS value."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _medians_in_postgresql(where)
+    return _medians_in_python(where)
+
+
+def _medians_in_python(where: Sequence) -> dict[tuple[str, Any], Medians]:
+    claims: dict[tuple[str, Any], list[float]] = defaultdict(list)
+    closes: dict[tuple[str, Any], list[float]] = defaultdict(list)
+    # Core rows, not ORM ones: this can be a row per request of a county's year.
+    for category, station_id, claimant_id, to_claim, to_close in db.session.connection().execute(_durations(where)):
+        groups = (("all", None), ("category", category), ("station_id", station_id), ("claimant_id", claimant_id))
+        for group in groups:
+            if to_claim is not None:
+                claims[group].append(to_claim)
+            if to_close is not None:
+                closes[group].append(to_close)
+    return {group: Medians(_median(claims.get(group)), _median(closes.get(group)), len(claims.get(group, ())))
+            for group in claims.keys() | closes.keys()}
+
+
+def _median(values: Optional[list[float]]) -> Optional[float]:
+    return statistics.median(values) if values else None
+
+
+def _medians_in_postgresql(where: Sequence) -> dict[tuple[str, Any], Medians]:
+    """The same figures in one query: GROUPING SETS with percentile_cont(0.5), which is the
+    median as statistics.median takes it (the mean of the middle two of an even count)."""
+    durations = _durations(where).subquery()
+    keys = [durations.c[name] for name in MEDIAN_GROUPS]
+    query = sa.select(
+        *keys, sa.func.grouping(*keys),
+        sa.func.percentile_cont(0.5).within_group(durations.c.claim),
+        sa.func.percentile_cont(0.5).within_group(durations.c.close),
+        sa.func.count(durations.c.claim),
+    ).group_by(sa.func.grouping_sets(*(sa.tuple_(key) for key in keys), sa.text("()")))
+    # grouping() has a bit set for each key a row is not grouped by, the first key highest.
+    width = len(keys)
+    names = {(1 << width) - 1 - (1 << (width - 1 - i)): name for i, name in enumerate(MEDIAN_GROUPS)}
+    names[(1 << width) - 1] = "all"
+    result = {}
+    for row in db.session.execute(query):
+        group = names[row[width]]
+        key = None if group == "all" else row[MEDIAN_GROUPS.index(group)]
+        result[group, key] = Medians(row[width + 1], row[width + 2], row[width + 3])
+    return result
+
+
+def _with_medians(figures: Figures, found: Optional[Medians]) -> Figures:
+    found = found or Medians()
+    return replace(figures, median_days_to_claim=found.days_to_claim, median_days_to_close=found.days_to_close)
+
+
+# --- the dashboard --------------------------------------------------------------------------------------
+
+
+def dashboard(jurisdiction_ids: Sequence[int], period: Period) -> Dashboard:
+    """Every figure of the oversight dashboard for requests received in these jurisdictions:
+    two GROUP BY passes (month × category, station × department), the medians, and three
+    small look-ups of names, whatever the number of requests."""
+    where = received_in(jurisdiction_ids, period)
+    month_category = _grouped((period.month_of(Request.created_at), Request.category), where)
+    station_department = _grouped((Request.station_id, Request.department_id), where)
+    found = medians(where)
+
+    months = _totals(month_category, 0)
+    by_month = [Row(month, month, months.get(month, Figures())) for month in period.months()]
+    totals = _with_medians(sum((row.figures for row in by_month), Figures()), found.get(("all", None)))
+
+    categories = _totals(month_category, 1)
+    by_category = [Row(c, c.label, _with_medians(categories[c], found.get(("category", c.value))))
+                   for c in Category if c in categories]
+
+    stations = _totals(station_department, 0)
+    station_names = _names(Station, stations)
+    by_station = sorted(
+        (Row(station_id, station_names.get(station_id), _with_medians(f, found.get(("station_id", station_id))))
+         for station_id, f in stations.items()),
+        key=lambda row: (-row.figures.collected, row.label or ""),
+    )
+
+    departments = _totals(station_department, 1)
+    department_names = _names(Department, departments)
+    league = sorted(
+        (Row(department_id, department_names[department_id], f) for department_id, f in departments.items()
+         if department_id is not None and f.collected >= LEAGUE_MINIMUM),
+        key=lambda row: (row.figures.on_time_rate is None, -(row.figures.on_time_rate or 0),
+                         -row.figures.collected, row.label),
+    )
+    return Dashboard(period, totals, by_month, by_category, by_station, league, _deputies(found))
+
+
+def _names(model, ids) -> dict[int, str]:
+    wanted = sorted(i for i in ids if i is not None)
+    if not wanted:
+        return {}
+    return dict(db.session.execute(sa.select(model.id, model.name).where(model.id.in_(wanted))).all())
+
+
+def _deputies(found: dict[tuple[str, Any], Medians]) -> list[DeputyRow]:
+    """Deputies who claimed requests of the selection: how many, and how fast (median hours).
+    Staff claim too; only deputies' accounts are listed."""
+    claimants = {key: m for (group, key), m in found.items() if group == "claimant_id" and key is not None}
+    if not claimants:
+        return []
+    people = db.session.execute(
+        sa.select(User.id, Deputy.id, Deputy.name).join(Deputy, User.deputy_id == Deputy.id)
+        .where(User.role == Role.DEPUTY, User.id.in_(sorted(claimants)))
+    ).all()
+    rows = [DeputyRow(deputy_id, name, claimants[user_id].claimed, claimants[user_id].days_to_claim * 24)
+            for user_id, deputy_id, name in people if claimants[user_id].days_to_claim is not None]
+    return sorted(rows, key=lambda r: (r.median_hours_to_claim, r.name))
+
+
+# --- the public board -------------------------------------------------------------------------------------
+
+
+def recent_months(where_for, today: date) -> list[Row]:
+    """This month's and last month's figures (newest first). `where_for(period)` selects."""
+    period = Period.last_months(2, today)
+    months = _totals(_grouped((period.month_of(Request.created_at),), where_for(period)), 0)
+    return [Row(month, month, months.get(month, Figures())) for month in reversed(period.months())]
