@@ -25,7 +25,6 @@ from typing import Optional
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 from stdnum.cn import uscc
 
 from .extensions import begin_write, db
@@ -44,7 +43,6 @@ from .models import (
     Placement,
     QRCode,
     Rating,
-    ReferenceCounter,
     Request,
     RequestKind,
     Role,

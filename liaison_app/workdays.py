@@ -9,7 +9,7 @@ Outside an app context (a script, a unit test without the app) the table is not
 consulted and the package and the weekday rule still answer.
 """
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -17,6 +17,12 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 
 CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def utc_start_of(day: date) -> datetime:
+    """Midnight in China at the start of `day`, as the naive UTC that timestamps are stored in:
+    what every "from this date to that date" filter compares with."""
+    return datetime.combine(day, time.min, CHINA).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def now_local() -> datetime:

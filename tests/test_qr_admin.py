@@ -7,6 +7,8 @@ from datetime import date, timedelta
 from urllib.parse import unquote
 
 import pytest
+
+from liaison_app.workdays import utc_start_of
 import sqlalchemy as sa
 
 from liaison_app.extensions import db
@@ -354,7 +356,7 @@ def test_requests_filed_before_the_window_do_not_count_in_statistics(app, client
 
 
 def test_the_window_starts_at_midnight_in_china():
-    assert qr_service._utc_start_of(date(2026, 3, 1)).isoformat() == "2026-02-28T16:00:00"
+    assert utc_start_of(date(2026, 3, 1)).isoformat() == "2026-02-28T16:00:00"
     window = qr_service.stats_window(30, today=date(2026, 3, 1))
     assert len(window) == 30 and window[0] == date(2026, 1, 31) and window[-1] == date(2026, 3, 1)
 

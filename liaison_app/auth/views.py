@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 

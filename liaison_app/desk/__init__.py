@@ -1,7 +1,7 @@
 """The desk: deputies, liaison staff and handling-unit officers work requests here."""
 
 from flask import Blueprint
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 

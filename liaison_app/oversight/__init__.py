@@ -3,7 +3,6 @@ supervision, the monthly report and dashboards. Staff see their jurisdiction and
 (admin/scope.py decides); admins everything; deputies and unit officers get 403."""
 
 from flask import Blueprint, abort, render_template
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..models import Role

@@ -14,7 +14,7 @@ export writes every row in the paper form's layout, always in Chinese.
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterator, Optional
 
 import openpyxl
@@ -40,7 +40,7 @@ from ..models import (
     User,
 )
 from ..models.base import StrEnum
-from ..workdays import CHINA, today_local
+from ..workdays import CHINA, today_local, utc_start_of
 from ..workflow import Action, Status
 # The register exports' cell writer: strips control characters, never lets text become a formula.
 from .imports import _to_bytes, _write_text
@@ -374,10 +374,7 @@ SPECS: dict[ListKind, ListSpec] = {
 
 def utc_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     """[from 00:00, the day after `to` 00:00) in China, as the naive UTC times stored."""
-    def utc(day: date) -> datetime:
-        return datetime.combine(day, time.min, CHINA).astimezone(timezone.utc).replace(tzinfo=None)
-
-    return utc(date_from), utc(date_to + timedelta(days=1))
+    return utc_start_of(date_from), utc_start_of(date_to + timedelta(days=1))
 
 
 def _selected(spec: ListSpec, filters: ListFilters) -> sa.Select:

@@ -9,7 +9,7 @@ nothing about who scanned, so staff can see which posters work.
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta
 from typing import Optional, Union
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import begin_write, db
 from ..models import Deputy, Placement, QRCode, QRScanDay, Request, Station, User, utcnow
-from ..workdays import CHINA, today_local
+from ..workdays import today_local, utc_start_of
 from ..workflow import WorkflowError
 
 log = logging.getLogger("liaison.qr")
@@ -225,7 +225,7 @@ def requests_per_code(code_ids, since: Optional[date] = None) -> dict[int, int]:
     """Requests filed through each code (since a local date, when given)."""
     query = sa.select(Request.qr_code_id, sa.func.count()).where(Request.qr_code_id.in_(code_ids))
     if since is not None:
-        query = query.where(Request.created_at >= _utc_start_of(since))
+        query = query.where(Request.created_at >= utc_start_of(since))
     return dict(db.session.execute(query.group_by(Request.qr_code_id)).all())
 
 
@@ -241,7 +241,3 @@ def scans_per_day(code_ids, days: list[date]) -> dict[int, dict[date, int]]:
         result.setdefault(code_id, {})[day] = count
     return result
 
-
-def _utc_start_of(day: date) -> datetime:
-    """Midnight in China of `day`, as the naive UTC the tables store."""
-    return datetime.combine(day, time(), CHINA).astimezone(timezone.utc).replace(tzinfo=None)

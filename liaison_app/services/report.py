@@ -23,7 +23,7 @@ import calendar
 import io
 import re
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Optional
 
 import openpyxl
@@ -37,7 +37,7 @@ from openpyxl.utils import get_column_letter
 from ..extensions import db
 from ..models import Activity, Jurisdiction, Level, Outcome, Request, RequestEvent, Visit
 from ..models.visits import activity_deputies, visit_deputies
-from ..workdays import CHINA
+from ..workdays import utc_start_of
 from ..workflow import Action
 
 # The paper form's columns (data, not UI text: the form is the same in every language).
@@ -86,7 +86,7 @@ class Period:
     def utc_bounds(self) -> tuple[datetime, datetime]:
         """[start, end) as naive UTC, how timestamps are stored: 00:00 in China on the first
         day up to 00:00 in China on the day after the last."""
-        return _utc_midnight(self.first_day), _utc_midnight(self.last_day + timedelta(days=1))
+        return utc_start_of(self.first_day), utc_start_of(self.last_day + timedelta(days=1))
 
     def previous(self) -> "Period":
         year, month = (self.year, self.month - 1) if self.month > 1 else (self.year - 1, 12)
@@ -96,9 +96,6 @@ class Period:
         year, month = (self.year, self.month + 1) if self.month < 12 else (self.year + 1, 1)
         return period_of(year, month, self.cutoff)
 
-
-def _utc_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, CHINA).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def cutoff_day() -> Optional[int]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Optional, Sequence
 
 import sqlalchemy as sa
@@ -30,7 +30,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from ..extensions import db
 from ..models import Category, Department, Deputy, Outcome, Rating, Request, Role, Station, User
-from ..workdays import CHINA
+from ..workdays import CHINA, utc_start_of
 from ..workflow import Status
 
 LEAGUE_MINIMUM = 5  # a department enters the league table with this many requests
@@ -92,10 +92,6 @@ def add_months(first_of_month: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _utc(day: date) -> datetime:
-    """Midnight in China at the start of `day`, as the naive UTC that timestamps are stored in."""
-    return datetime.combine(day, time(), tzinfo=CHINA).astimezone(timezone.utc).replace(tzinfo=None)
-
 
 @dataclass(frozen=True)
 class Period:
@@ -110,7 +106,7 @@ class Period:
         return cls(add_months(today.replace(day=1), -(count - 1)), today)
 
     def bounds(self) -> tuple[datetime, datetime]:
-        return _utc(self.start), _utc(self.end + timedelta(days=1))
+        return utc_start_of(self.start), utc_start_of(self.end + timedelta(days=1))
 
     def months(self) -> list[str]:
         return [f"{first:%Y-%m}" for first in self._firsts()]
@@ -119,7 +115,7 @@ class Period:
         """'2026-11', the month in China of a timestamp of the period: compared against
         the months' first instants, so nothing is converted row by row."""
         firsts = self._firsts()
-        ends = [_utc(add_months(first, 1)) for first in firsts]
+        ends = [utc_start_of(add_months(first, 1)) for first in firsts]
         return sa.case(*((moment < end, f"{first:%Y-%m}") for first, end in zip(firsts, ends)))
 
     def _firsts(self) -> list[date]:

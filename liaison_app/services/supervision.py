@@ -11,7 +11,7 @@ one request changed meanwhile is reported and does not stop the others.
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Callable, Iterable, Optional
 
@@ -25,7 +25,7 @@ from ..admin import scope
 from ..desk.queries import OPEN_STATUSES, overdue_clause
 from ..extensions import db
 from ..models import Department, Jurisdiction, Outcome, Request, RequestCase, RequestEvent, Role, User
-from ..workdays import CHINA, add_working_days, today_local
+from ..workdays import CHINA, add_working_days, today_local, utc_start_of
 from ..workflow import Action, ForbiddenActor, InvalidTransition, Status, WorkflowError, next_status
 from . import workflow as wf
 from .workflow import InvalidInput
@@ -143,7 +143,7 @@ def overdue_rows(query: sa.Select, today: date) -> list[OverdueRow]:
     """
     # Acknowledgement is due at least one day after assignment: only older ones can be late.
     may_be_unacknowledged = sa.and_(Request.status == Status.ASSIGNED,
-                                    Request.assigned_at < _utc_start_of(today - timedelta(days=1)))
+                                    Request.assigned_at < utc_start_of(today - timedelta(days=1)))
     requests = db.session.scalars(
         query.where(sa.or_(overdue_clause(today), may_be_unacknowledged))
         .options(selectinload(Request.jurisdiction), selectinload(Request.enterprise),
@@ -203,10 +203,6 @@ def _last_reminders(request_ids: list[int]) -> dict[int, datetime]:
         .group_by(RequestEvent.request_id)
     )
     return dict(db.session.execute(query).tuples().all())
-
-
-def _utc_start_of(day: date) -> datetime:
-    return datetime.combine(day, time.min, CHINA).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass
