@@ -7,15 +7,13 @@ from datetime import date, timedelta
 from urllib.parse import unquote
 
 import pytest
-
-from liaison_app.workdays import utc_start_of
 import sqlalchemy as sa
 
 from liaison_app.extensions import db
 from liaison_app.models import Level, Placement, QRCode, QRScanDay, Role, utcnow
 from liaison_app.services import qr as qr_service
 from liaison_app.services.qr import QRCodeError, create_code, record_scan, revoke_code
-from liaison_app.workdays import today_local
+from liaison_app.workdays import today_local, utc_start_of
 from tests.factories import (
     Tree,
     make_deputy,
