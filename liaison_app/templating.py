@@ -1,5 +1,7 @@
 """Template helpers: htmx detection, DOM ids, and local formatting."""
 
+from urllib.parse import quote
+
 from flask import Flask, make_response, redirect, request
 from flask_babel import format_date, format_datetime, get_locale, gettext, ngettext
 
@@ -20,6 +22,16 @@ def redirect_after_post(location: str):
         response.headers["HX-Redirect"] = location
         return response
     return redirect(location, 303)
+
+
+def attachment(data: bytes, mimetype: str, filename: str, ascii_filename: str):
+    """A download named in Chinese (RFC 6266/5987); old clients take the ASCII name."""
+    response = make_response(data)
+    response.mimetype = mimetype
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_filename}\"; filename*=UTF-8''{quote(filename)}"
+    )
+    return response
 
 
 def dom_id(obj, part: str = "") -> str:

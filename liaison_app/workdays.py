@@ -47,9 +47,20 @@ def add_working_days(start: date, days: int) -> date:
     answer; only if admins have declared an unusually long run of holidays
     does the count run past it and read the next window.
     """
+    return _count_forward(start, days, {}, start)
+
+
+def add_working_days_to_each(starts: set[date], days: int) -> dict[date, date]:
+    """add_working_days() for many start dates, reading the holiday table once for all."""
+    if not starts:
+        return {}
+    loaded_through = max(starts) + timedelta(days=2 * days + 30)
+    overrides = _load_overrides(min(starts), loaded_through)
+    return {start: _count_forward(start, days, overrides, loaded_through) for start in starts}
+
+
+def _count_forward(start: date, days: int, overrides: dict[date, bool], loaded_through: date) -> date:
     current, remaining = start, days
-    overrides: dict[date, bool] = {}
-    loaded_through = start
     while remaining > 0:
         current += timedelta(days=1)
         if current > loaded_through:

@@ -336,7 +336,7 @@ def test_the_export_has_the_paper_forms_layout(client, world):
     response = client.get(f"/oversight/report.xlsx?jurisdiction={world.county.id}&month=2026-09&lang=en")
 
     assert response.status_code == 200
-    assert response.mimetype == reporting.XLSX_MIMETYPE
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     disposition = response.headers["Content-Disposition"]
     assert "attachment" in disposition and "filename*=UTF-8''" in disposition and ".xlsx" in disposition
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active

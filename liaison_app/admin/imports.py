@@ -4,9 +4,8 @@ Upload → dry run (every row's problems, nothing written) → import (one trans
 The checked file waits on the server for an hour under a token bound to the user.
 """
 
-from urllib.parse import quote
 
-from flask import abort, flash, make_response, render_template, url_for
+from flask import abort, flash, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,7 +15,7 @@ from wtforms import HiddenField, SelectChoice, SelectField
 from wtforms.validators import DataRequired
 
 from ..services import imports as importing
-from ..templating import is_htmx, redirect_after_post
+from ..templating import attachment, is_htmx, redirect_after_post
 from ..validators import InvalidValue
 from ..workdays import today_local
 from . import add_menu_entry, bp
@@ -110,13 +109,7 @@ def _kind_or_404(value: str) -> importing.ImportKind:
 
 
 def _xlsx_response(data: bytes, filename: str, ascii_filename: str):
-    response = make_response(data)
-    response.mimetype = importing.XLSX_MIMETYPE
-    # RFC 6266/5987: old clients take the ASCII name, the rest the Chinese one.
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_filename}\"; filename*=UTF-8''{quote(filename)}"
-    )
-    return response
+    return attachment(data, importing.XLSX_MIMETYPE, filename, ascii_filename)
 
 
 def _render_upload(form, *, problem=None, status=200):

@@ -8,7 +8,6 @@ and change only what lies in their own jurisdiction's subtree; the rest is 404.
 import re
 from dataclasses import dataclass, field
 from typing import Optional
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -36,7 +35,7 @@ from ..services.qr import (
     scans_per_day,
     stats_window,
 )
-from ..templating import is_htmx, redirect_after_post
+from ..templating import attachment, is_htmx, redirect_after_post
 from . import add_menu_entry, bp, scope
 
 add_menu_entry("admin.qr_index", _l("QR codes and posters"))
@@ -229,12 +228,7 @@ def qr_code_png(code_id):
 
 def _download(data: bytes, mimetype: str, code: QRCode, extension: str) -> Response:
     """An attachment named 周建华-站内.png (RFC 6266), qr-<token>.png for old clients."""
-    response = Response(data, mimetype=mimetype)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="qr-{code.token}.{extension}"; '
-        f"filename*=UTF-8''{quote(_file_name(code, extension))}"
-    )
-    return response
+    return attachment(data, mimetype, _file_name(code, extension), f"qr-{code.token}.{extension}")
 
 
 def _file_name(code: QRCode, extension: str) -> str:

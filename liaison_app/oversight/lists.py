@@ -3,9 +3,8 @@ XLSX laid out like the paper form. Filters are query arguments, so a list is a l
 that can be shared; htmx swaps the list in place as a filter changes."""
 
 from typing import Optional
-from urllib.parse import quote
 
-from flask import abort, make_response, render_template, request
+from flask import abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -14,7 +13,7 @@ from ..models import Category
 from ..services import lists as service
 from ..services.imports import XLSX_MIMETYPE
 from ..services.lists import ListKind
-from ..templating import is_htmx
+from ..templating import attachment, is_htmx
 from ..workflow import Status
 from . import add_menu_entry, bp
 
@@ -78,13 +77,7 @@ def _export(kind: ListKind):
         return _page(kind, filters, status=422, problem=_(
             "More than %(num)d rows: narrow the period or the filters to export.", num=service.MAX_EXPORT_ROWS))
     filename, ascii_filename = service.export_filename(kind, filters)
-    response = make_response(data)
-    response.mimetype = XLSX_MIMETYPE
-    # RFC 6266/5987: old clients take the ASCII name, the rest the Chinese one.
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_filename}\"; filename*=UTF-8''{quote(filename)}"
-    )
-    return response
+    return attachment(data, XLSX_MIMETYPE, filename, ascii_filename)
 
 
 def _jurisdiction_choices(filters: service.ListFilters) -> list:

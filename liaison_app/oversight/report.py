@@ -3,10 +3,9 @@ activities it counts (视察、调研、座谈、接待). Staff see and record w
 jurisdiction and below (admin/scope.py); anything outside is 404."""
 
 from typing import Optional
-from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import abort, flash, make_response, render_template, request, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,7 +22,8 @@ from ..extensions import db
 from ..models import Activity, ActivityKind, Jurisdiction, Role
 from ..services import activities as activity_service
 from ..services import report as reporting
-from ..templating import is_htmx, redirect_after_post
+from ..services.imports import XLSX_MIMETYPE
+from ..templating import attachment, is_htmx, redirect_after_post
 from ..workdays import today_local
 from . import add_menu_entry, bp
 
@@ -60,13 +60,7 @@ def report_export():
     report = reporting.monthly_report(jurisdiction, period)
     data = reporting.report_workbook(report, _signature(jurisdiction, for_form=True))
     filename, ascii_filename = reporting.export_filename(report)
-    response = make_response(data)
-    response.mimetype = reporting.XLSX_MIMETYPE
-    # RFC 6266/5987: old clients take the ASCII name, the rest the Chinese one.
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_filename}\"; filename*=UTF-8''{quote(filename)}"
-    )
-    return response
+    return attachment(data, XLSX_MIMETYPE, filename, ascii_filename)
 
 
 def _report_subject() -> tuple[Optional[Jurisdiction], reporting.Period]:

@@ -966,13 +966,13 @@ def template_workbook(kind: ImportKind) -> bytes:
     for row in notes.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-    return _to_bytes(workbook)
+    return workbook_bytes(workbook)
 
 
 def export_workbook(kind: ImportKind, *, actor: User) -> bytes:
     """The register as the actor may see it, with the template's headers in row 1, so
     that it can be edited and imported again."""
-    return _to_bytes(_register_workbook(kind, REGISTERS[kind]().export_rows(actor)))
+    return workbook_bytes(_register_workbook(kind, REGISTERS[kind]().export_rows(actor)))
 
 
 def _register_workbook(kind: ImportKind, rows: Iterable[dict[str, str]]) -> openpyxl.Workbook:
@@ -995,11 +995,11 @@ def _register_workbook(kind: ImportKind, rows: Iterable[dict[str, str]]) -> open
     sheet.freeze_panes = "A2"
     for number, values in enumerate(rows, start=2):
         for index, column in enumerate(columns, start=1):
-            _write_text(sheet, number, index, values.get(column.key, ""), as_text=column.as_text)
+            write_text(sheet, number, index, values.get(column.key, ""), as_text=column.as_text)
     return workbook
 
 
-def _write_text(sheet, row: int, column: int, value: str, *, as_text: bool) -> None:
+def write_text(sheet, row: int, column: int, value: str, *, as_text: bool) -> None:
     value = ILLEGAL_CHARACTERS_RE.sub("", value or "")  # control characters have no place in XML
     cell = sheet.cell(row=row, column=column, value=value or None)
     # Text typed by the public (an enterprise name) must never become a formula.
@@ -1011,7 +1011,7 @@ def _write_text(sheet, row: int, column: int, value: str, *, as_text: bool) -> N
         cell.alignment = Alignment(wrap_text=True, vertical="top")
 
 
-def _to_bytes(workbook: openpyxl.Workbook) -> bytes:
+def workbook_bytes(workbook: openpyxl.Workbook) -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

@@ -43,7 +43,7 @@ from ..models.base import StrEnum
 from ..workdays import CHINA, today_local, utc_start_of
 from ..workflow import Action, Status
 # The register exports' cell writer: strips control characters, never lets text become a formula.
-from .imports import _to_bytes, _write_text
+from .imports import workbook_bytes, write_text
 
 PAGE_SIZE = 100
 EXPORT_BATCH = 500  # rows loaded (with their extras) at a time while writing a workbook
@@ -522,7 +522,7 @@ def export_workbook(kind: ListKind, filters: ListFilters, *, actor: User) -> byt
             for column_index, column in enumerate(spec.columns, start=1):
                 _write_cell(sheet, index, column_index, column, column.value(row))
     _lay_out(sheet, spec)
-    return _to_bytes(workbook)
+    return workbook_bytes(workbook)
 
 
 def _cell_style(name: str, *, wrap: bool = False, right: bool = False, number_format: str = "General") -> NamedStyle:
@@ -563,7 +563,7 @@ def _write_cell(sheet, row: int, column_index: int, column: Column, value) -> No
     elif isinstance(value, int) and not isinstance(value, bool):
         cell, style = sheet.cell(row=row, column=column_index, value=value), "number"
     else:
-        _write_text(sheet, row, column_index, cell_text(value), as_text=False)
+        write_text(sheet, row, column_index, cell_text(value), as_text=False)
         cell, style = sheet.cell(row=row, column=column_index), "wrap" if column.wrap else "text"
     cell.style = _CELL_STYLES[style].name
 

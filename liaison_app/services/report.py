@@ -50,7 +50,6 @@ COLUMN_HEADERS = {
     "typical_cases": "典型案例",
 }
 TITLE = "一月一小结"
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The exported form is Chinese whatever language the screen is in.
 FORM_LOCALE = "zh_CN"
 

@@ -175,23 +175,8 @@ def _deadlines(req: Request, acknowledge_deadlines: dict[date, date]) -> list[tu
 
 
 def _acknowledge_deadlines(days: set[date]) -> dict[date, date]:
-    """acknowledge_due_on() for many assignment days, reading the holiday table once
-    rather than once per day (the same rules as workdays.add_working_days)."""
-    if not days:
-        return {}
-    count = current_app.config["ACKNOWLEDGE_DUE_WORKING_DAYS"]
-    horizon = max(days) + timedelta(days=2 * count + 30)  # room for a Spring Festival week
-    overrides = workdays._load_overrides(min(days), horizon)
-    deadlines = {}
-    for day in days:
-        current, remaining = day, count
-        while remaining and current < horizon:
-            current += timedelta(days=1)
-            if workdays._is_working_day(current, overrides):
-                remaining -= 1
-        # An unusually long run of declared holidays: count it the slow way.
-        deadlines[day] = add_working_days(day, count) if remaining else current
-    return deadlines
+    """acknowledge_due_on() for many assignment days, reading the holiday table once."""
+    return workdays.add_working_days_to_each(days, current_app.config["ACKNOWLEDGE_DUE_WORKING_DAYS"])
 
 
 def _last_reminders(request_ids: list[int]) -> dict[int, datetime]:
