@@ -28,7 +28,7 @@ translations: $(VENV)/.installed
 # Refresh the catalogues after changing user-visible strings.
 extract-messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o liaison_app/translations/messages.pot --no-location --omit-header .
-	$(BIN)/pybabel update -i liaison_app/translations/messages.pot -d liaison_app/translations -D messages --no-fuzzy-matching --no-location --omit-header
+	$(BIN)/pybabel update -i liaison_app/translations/messages.pot -d liaison_app/translations -D messages --no-fuzzy-matching --ignore-obsolete -w 120
 
 instance/config.py:
 	@mkdir -p instance

@@ -280,7 +280,7 @@ def test_merging_moves_pairings_visits_and_campaign_targets_without_doubling(app
     db.session.add_all([
         campaign, both_visited, one_visited,
         Pairing(campaign=campaign, deputy=tree.deputy, enterprise=hengfeng, is_lead=True),
-        Pairing(campaign=campaign, deputy=tree.deputy, enterprise=duplicate, is_lead=True),  # the same pair twice
+        Pairing(campaign=campaign, deputy=tree.deputy, enterprise=duplicate, is_lead=False),  # the same pair twice
         Pairing(campaign=campaign, deputy=other_deputy, enterprise=duplicate, is_lead=True),  # a second lead
     ])
     db.session.flush()

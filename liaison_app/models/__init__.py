@@ -21,12 +21,16 @@ from .requests import (
     RequestKind,
     title_from,
 )
-from .visits import Activity, ActivityKind, Pairing, Visit, VisitCampaign, VisitForm
+from .visits import (
+    Activity, ActivityKind, Pairing, ReceptionDay, TargetKind, Visit, VisitCampaign, VisitForm, VisitPhoto,
+    reception_duties,
+)
 
 __all__ = [
     "RATING_LABELS", "Activity", "ActivityKind", "Attachment", "CalendarDay", "Category", "Channel", "Department", "Deputy",
     "DeputyKind", "Enterprise", "Grid", "Jurisdiction", "Level", "Notification", "NotificationKind",
     "NotificationStatus", "Outcome", "Pairing", "PasswordReset", "Placement",
+    "ReceptionDay", "TargetKind", "VisitPhoto", "reception_duties",
     "QRCode", "QRScanDay", "Rating", "ReferenceCounter", "Request", "RequestCase", "RequestEvent", "RequestKind", "Role",
     "Station", "StationKind", "User", "Visit", "VisitCampaign", "VisitForm", "new_qr_token", "title_from",
     "station_deputies", "utcnow",

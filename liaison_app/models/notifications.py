@@ -28,6 +28,7 @@ class NotificationKind(StrEnum):
     REMINDED = "reminded"  # a handling unit: a reminder (催办)
     RETURNED = "returned"  # the claimant: the unit returned the item (退回)
     ESCALATED = "escalated"  # the level above: a request was escalated (逐级上报)
+    VISIT_REMINDER = "visit_reminder"  # a deputy: paired enterprises not yet visited in a campaign
 
     @property
     def label(self):
@@ -60,7 +61,9 @@ class Notification(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[NotificationKind] = mapped_column(enum_type(NotificationKind))
-    request_id: Mapped[int] = mapped_column(sa.ForeignKey("requests.id"), index=True)
+    # About one request, or (a visit reminder) about one campaign.
+    request_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("requests.id"), index=True)
+    campaign_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("visit_campaigns.id"), index=True)
     recipient_user_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id"), index=True)
     recipient_department_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("departments.id"), index=True)
     recipient_deputy_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("deputies.id"), index=True)
@@ -76,7 +79,7 @@ class Notification(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[Optional[datetime]]
 
-    request: Mapped[Request] = relationship()
+    request: Mapped[Optional[Request]] = relationship()
     recipient_user: Mapped[Optional[User]] = relationship()
     recipient_department: Mapped[Optional[Department]] = relationship()
     recipient_deputy: Mapped[Optional[Deputy]] = relationship()

@@ -105,6 +105,7 @@ class Enterprise(db.Model):
     address: Mapped[str] = mapped_column(sa.String(200), default="")
     jurisdiction_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("jurisdictions.id"), index=True)
     industry: Mapped[str] = mapped_column(sa.String(60), default="")
+    park: Mapped[str] = mapped_column(sa.String(80), default="", index=True)  # industrial park (园区), if any
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     jurisdiction: Mapped[Optional[Jurisdiction]] = relationship()

@@ -1,6 +1,6 @@
-"""Visit campaigns, 1+N pairings, visits and activities (screens come in a later issue)."""
+"""Visit campaigns, 1+N pairings, visits, reception days and activities."""
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Optional
 
 import sqlalchemy as sa
@@ -13,6 +13,19 @@ from .people import Deputy, Enterprise, User
 from .places import Jurisdiction, Station
 
 
+class TargetKind(StrEnum):
+    """Which enterprises a campaign sets out to visit."""
+
+    ALL = "all"  # every enterprise in the jurisdiction and below
+    PARK = "park"  # those of one industrial park in it
+    LIST = "list"  # an imported list
+
+    @property
+    def label(self):
+        return {TargetKind.ALL: _l("All enterprises in the jurisdiction"),
+                TargetKind.PARK: _l("An industrial park"), TargetKind.LIST: _l("An imported list")}[self]
+
+
 class VisitCampaign(db.Model):
     """E.g. 2026年代表集中走访月 over one jurisdiction."""
 
@@ -23,9 +36,15 @@ class VisitCampaign(db.Model):
     jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"), index=True)
     starts_on: Mapped[date]
     ends_on: Mapped[date]
+    target_kind: Mapped[TargetKind] = mapped_column(enum_type(TargetKind), default=TargetKind.ALL)
+    park: Mapped[str] = mapped_column(sa.String(80), default="")  # with target_kind PARK
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    created_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     jurisdiction: Mapped[Jurisdiction] = relationship()
+    created_by: Mapped[Optional[User]] = relationship()
+    targets: Mapped[list[Enterprise]] = relationship(secondary="campaign_targets", order_by=Enterprise.id)
 
 
 campaign_targets = sa.Table(
@@ -54,6 +73,9 @@ class Pairing(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "enterprise_id", "deputy_id", name="uq_pairings_campaign_enterprise_deputy"),
+        # One lead deputy per enterprise and campaign; any number of others (1+N).
+        sa.Index("uq_pairings_one_lead", "campaign_id", "enterprise_id", unique=True,
+                 sqlite_where=sa.text("is_lead"), postgresql_where=sa.text("is_lead")),
     )
 
 
@@ -103,8 +125,60 @@ class Visit(db.Model):
     campaign: Mapped[Optional[VisitCampaign]] = relationship()
     station: Mapped[Optional[Station]] = relationship()
     logged_by: Mapped[Optional[User]] = relationship()
-    deputies: Mapped[list[Deputy]] = relationship(secondary=visit_deputies)
-    enterprises: Mapped[list[Enterprise]] = relationship(secondary=visit_enterprises)
+    deputies: Mapped[list[Deputy]] = relationship(secondary=visit_deputies, order_by=Deputy.id)
+    enterprises: Mapped[list[Enterprise]] = relationship(secondary=visit_enterprises, order_by=Enterprise.id)
+    photos: Mapped[list["VisitPhoto"]] = relationship(back_populates="visit", order_by="VisitPhoto.id")
+
+
+class VisitPhoto(db.Model):
+    """A photo of a visit, re-encoded and stored under a generated name outside static/."""
+
+    __tablename__ = "visit_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(sa.ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    stored_name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    width: Mapped[int]
+    height: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    visit: Mapped[Visit] = relationship(back_populates="photos")
+
+
+reception_duties = sa.Table(
+    "reception_duties",
+    db.metadata,
+    sa.Column("reception_day_id", sa.ForeignKey("reception_days.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("deputy_id", sa.ForeignKey("deputies.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class ReceptionDay(db.Model):
+    """接待日: a day a station receives the public, with the deputies on duty (Wan'an:
+    twice a month, at least three). Held, it is logged as a visit of form reception."""
+
+    __tablename__ = "reception_days"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(sa.ForeignKey("stations.id"), index=True)
+    held_on: Mapped[date] = mapped_column(index=True)
+    starts_at: Mapped[time] = mapped_column(default=time(9, 0))
+    ends_at: Mapped[time] = mapped_column(default=time(11, 30))
+    note: Mapped[str] = mapped_column(sa.String(200), default="")
+    cancelled_at: Mapped[Optional[datetime]]
+    visit_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("visits.id"), index=True)  # once held
+    created_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    station: Mapped[Station] = relationship()
+    visit: Mapped[Optional[Visit]] = relationship()
+    created_by: Mapped[Optional[User]] = relationship()
+    deputies: Mapped[list[Deputy]] = relationship(secondary=reception_duties, order_by=Deputy.id)
+
+    __table_args__ = (sa.UniqueConstraint("station_id", "held_on", name="uq_reception_days_station_held_on"),)
 
 
 class ActivityKind(StrEnum):
