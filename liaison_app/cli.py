@@ -1,7 +1,9 @@
-"""Command-line tools: flask seed-demo, create-user, notify-retry, calendar-day."""
+"""Command-line tools: flask seed-demo, seed-scale, create-user, notify-retry, calendar-day, close-unrated."""
 
+import dataclasses
 import json
 import sys
+import time
 from typing import Optional
 
 import click
@@ -11,7 +13,7 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy.exc import IntegrityError
 
-from . import demo, workdays
+from . import demo, scale, workdays
 from .extensions import begin_write, db
 from .models import Deputy, Department, Jurisdiction, Role, User
 from .services import calendar as calendar_service
@@ -21,6 +23,7 @@ from .services import users as user_service
 
 def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(seed_scale_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(notify_retry_command)
     app.cli.add_command(calendar_day_group)
@@ -58,6 +61,30 @@ def seed_demo_command(as_json: bool, if_empty: bool) -> None:
         click.echo(json.dumps(_summary_json(summary, base), ensure_ascii=False, indent=2))
     else:
         click.echo(_summary_text(summary, base))
+
+
+@click.command("seed-scale")
+@click.option("--fraction", type=click.FloatRange(0.0001, 1.0),
+              help="Scale every count of the province (default: 1 on PostgreSQL, 0.1 on SQLite).")
+@click.option("--requests", "request_count", type=click.IntRange(0), help="Override the number of requests.")
+@click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the random generator.")
+@with_appcontext
+def seed_scale_command(fraction: Optional[float], request_count: Optional[int], seed: int) -> None:
+    """Fill an empty database with a province-sized data set for benchmarks (bulk inserts)."""
+    shape = scale.Shape().scaled(fraction or scale.default_fraction(db.engine.dialect.name))
+    if request_count is not None:
+        shape = dataclasses.replace(shape, requests=request_count)
+    click.echo(f"Generating {scale.describe(shape)} ({db.engine.dialect.name}).")
+    started = time.perf_counter()
+    try:
+        summary = scale.seed_scale(shape, seed=seed,
+                                   progress=lambda line: click.echo(f"  {time.perf_counter() - started:6.1f} s  {line}"))
+    except scale.ScaleError as error:
+        raise click.ClickException(str(error)) from None
+    rows = sum(summary.counts.values())
+    click.echo(f"Done: {rows:,} rows in {summary.seconds:.1f} s. The largest county is jurisdiction "
+               f"{summary.county_id}; log in as {summary.county_staff} (its staff) or {summary.province_staff} "
+               f"(the province's), password {scale.SCALE_PASSWORD!r}. This data set is for measurement only.")
 
 
 def _qr_url(base: str, token: str) -> str:

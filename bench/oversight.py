@@ -1,0 +1,96 @@
+"""The three lists, the overdue list, the monthly report and the dashboard on a province-sized
+data set (`flask seed-scale`), timed through the real app (the test client: server time, no network)
+as the staff of the largest county and of the province.
+
+    .venv/bin/python bench/oversight.py [--requests 1000000] [--fraction F] [--database-url URL] [--quick]
+
+Uses a temporary SQLite database unless --database-url is given; a database given there is
+emptied (drop_all) before and after: point it at a scratch database.
+"""
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from datetime import timedelta
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import sqlalchemy as sa  # noqa: E402
+
+from _common import drop, log_in, scratch_app, timed  # noqa: E402
+from liaison_app import create_app, scale  # noqa: E402
+from liaison_app.extensions import db  # noqa: E402
+from liaison_app.models import User  # noqa: E402
+from liaison_app.services.lists import month_of  # noqa: E402
+from liaison_app.workdays import today_local  # noqa: E402
+
+
+def pages(jurisdiction_id: int) -> list[tuple[str, str]]:
+    """(label, path) of every page timed, for one jurisdiction."""
+    today = today_local()
+    this_month = month_of(today)
+    last_month = month_of(this_month[0] - timedelta(days=1))
+    year = f"from={today.year}-01-01&to={today.isoformat()}"
+    j = f"jurisdiction={jurisdiction_id}"
+    month = f"from={last_month[0].isoformat()}&to={last_month[1].isoformat()}"
+    return [
+        ("problem list, last month", f"/oversight/lists/problems?{j}&{month}"),
+        ("problem list, this year", f"/oversight/lists/problems?{j}&{year}"),
+        ("claim list, last month", f"/oversight/lists/claims?{j}&{month}"),
+        ("claim list, this year", f"/oversight/lists/claims?{j}&{year}"),
+        ("public list, last month", f"/oversight/lists/public?{j}&{month}"),
+        ("public list, this year", f"/oversight/lists/public?{j}&{year}"),
+        ("overdue list", f"/oversight/overdue?{j}"),
+        ("monthly report, last month", f"/oversight/report?{j}&month={last_month[0]:%Y-%m}"),
+        ("dashboard, last 12 months", f"/oversight/dashboard?{j}"),
+    ]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--fraction", type=float, default=1.0, help="of the province's places, people and firms")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--database-url")
+    parser.add_argument("--quick", action="store_true", help="a 1/500 province, 3 rounds: does it still run?")
+    parser.add_argument("--keep", action="store_true", help="leave the data set in the database afterwards")
+    parser.add_argument("--reuse", action="store_true", help="time a data set left by --keep; generate nothing")
+    args = parser.parse_args()
+    if args.quick:
+        args.fraction, args.requests, args.rounds = 0.002, 2000, 3
+    shape = dataclasses.replace(scale.Shape().scaled(args.fraction), requests=args.requests)
+    if args.reuse:
+        app = create_app({"DATABASE_URL": args.database_url, "TESTING": True})
+    else:
+        app = scratch_app(args.database_url)
+    with app.app_context():
+        if not args.reuse:
+            print(f"generating {scale.describe(shape)} ({db.engine.dialect.name})")
+            summary = scale.seed_scale(shape, progress=lambda line: print(f"  {line}", flush=True))
+            print(f"built {shape.requests} requests in {summary.seconds:.1f} s")
+        # The largest county is the first one generated; the province is the only top level.
+        province_id = db.session.scalar(sa.text("SELECT id FROM jurisdictions WHERE parent_id IS NULL"))
+        county_id = db.session.scalar(sa.text("SELECT min(id) FROM jurisdictions WHERE level = 'county'"))
+        logins = {who: db.session.scalar(sa.select(User).where(User.username == f"staff-{jid}")).get_id()
+                  for who, jid in (("county", county_id), ("province", province_id))}
+        county_requests = db.session.scalar(sa.text(
+            "SELECT count(*) FROM requests r JOIN jurisdictions t ON t.id = r.filed_jurisdiction_id "
+            "WHERE t.parent_id = :county"), {"county": county_id})
+        total = db.session.scalar(sa.text("SELECT count(*) FROM requests"))
+        print(f"{total} requests; the county measured holds {county_requests}")
+    client = app.test_client()
+    for who, jurisdiction_id in (("county", county_id), ("province", province_id)):
+        log_in(client, logins[who])
+        for label, path in pages(jurisdiction_id):
+            started = time.perf_counter()
+            p50, p95, size = timed(client, path, args.rounds)
+            print(f"{who:8} {label:30} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   {size / 1024:6.1f} KB"
+                  f"   ({time.perf_counter() - started:.1f} s)")
+    if not args.keep:
+        drop(app)
+
+
+if __name__ == "__main__":
+    main()
