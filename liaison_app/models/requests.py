@@ -165,7 +165,7 @@ class Request(db.Model):
     # Where the request is now; escalation moves it up, sending down moves it back.
     jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"), index=True)
     # Where it was received (收集): what the problem list and the monthly report count by.
-    filed_jurisdiction_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("jurisdictions.id"), index=True)
+    filed_jurisdiction_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("jurisdictions.id"))
 
     status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.SUBMITTED, index=True)
     claimant_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id"), index=True)
@@ -194,9 +194,9 @@ class Request(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     claimed_at: Mapped[Optional[datetime]]
-    assigned_at: Mapped[Optional[datetime]] = mapped_column(index=True)  # the claim list counts by it
+    assigned_at: Mapped[Optional[datetime]]  # the claim list counts by it (see the indexes below)
     replied_at: Mapped[Optional[datetime]]
-    closed_at: Mapped[Optional[datetime]] = mapped_column(index=True)  # the monthly report counts by it
+    closed_at: Mapped[Optional[datetime]]  # the public list and the monthly report count by it
 
     enterprise: Mapped[Enterprise] = relationship()
     qr_code: Mapped[Optional["QRCode"]] = relationship()  # noqa: F821
@@ -214,8 +214,19 @@ class Request(db.Model):
 
     # Every UPDATE checks and bumps the version: a stale write fails instead of overwriting.
     __mapper_args__ = {"version_id_col": version}
-    # The desk's tabs count by level and status (half the inbox's time at 100,000 requests).
-    __table_args__ = (sa.Index("ix_requests_jurisdiction_id_status", "jurisdiction_id", "status"),)
+    __table_args__ = (
+        # The desk's tabs count by level and status (half the inbox's time at 100,000 requests).
+        sa.Index("ix_requests_jurisdiction_id_status", "jurisdiction_id", "status"),
+        # The three lists and the monthly report count a subtree's requests over a period: with
+        # these, each count is an index-only scan (a county's year: 600 ms -> 10 ms at 1,000,000).
+        # No index on closed_at or assigned_at alone: the planner would take it, misled by how
+        # well those columns follow the table's order, and filter 90% of what it reads.
+        # The id at the end lets a page of a list find its rows' ids in the index too.
+        sa.Index("ix_requests_filed_jurisdiction_id_created_at", "filed_jurisdiction_id", "created_at", "id"),
+        sa.Index("ix_requests_filed_jurisdiction_id_closed_at", "filed_jurisdiction_id", "closed_at", "status",
+                 "outcome", "is_typical_case", "id"),
+        sa.Index("ix_requests_jurisdiction_id_assigned_at", "jurisdiction_id", "assigned_at", "department_id", "id"),
+    )
 
     def __repr__(self) -> str:
         return f"<Request {self.reference} {self.status}>"
