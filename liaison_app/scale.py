@@ -211,6 +211,11 @@ def seed_scale(shape: Shape, *, seed: int = 2026, progress: Callable[[str], None
             index.create(connection)
         progress("statistics (ANALYZE)")
         writer.finish()
+    if db.engine.dialect.name == "postgresql":
+        # Mark the new pages all-visible, as autovacuum would in time: index-only scans need it.
+        progress("VACUUM")
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
     return ScaleSummary(shape=shape, counts=writer.counts, seconds=time.perf_counter() - started,
                         county_id=builder.county_ids[0], county_staff=builder.staff_login[builder.county_ids[0]],
                         province_staff=builder.staff_login[builder.province_id])
