@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test test-sqlite test-postgresql bench install install-dev translations extract-messages clean
+.PHONY: run test test-sqlite test-postgresql bench install install-dev translations extract-messages chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,9 @@ run: install instance/config.py
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 # The suite runs on SQLite, then on PostgreSQL at TEST_DATABASE_URL (skipped with a
-# clear line when no server answers, except with CI=true).
-test: install-dev test-sqlite test-postgresql
+# clear line when no server answers, except with CI=true). The browser tests need
+# Debian's Chromium: CI installs it; elsewhere they skip unless `make chromium` was run.
+test: install-dev $(if $(filter 1 true yes TRUE True YES,$(CI)),chromium) test-sqlite test-postgresql
 
 test-sqlite: install-dev
 	$(BIN)/pytest --db sqlite
@@ -50,10 +51,22 @@ test-sqlite: install-dev
 test-postgresql: install-dev
 	$(BIN)/pytest --db postgresql
 
+# Debian's Chromium for tests/browser (Playwright drives it; Playwright never downloads
+# a browser of its own). Does nothing when it is already there.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "Installing Debian's chromium for the browser tests..."; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null && \
+	  test -x $(CHROMIUM); }
+
 # Figures for docs/benchmarks.md (minutes; not part of `make test`).
 bench: install-dev
 	$(BIN)/python bench/inbox.py --requests 100000 --rounds 20
 	$(BIN)/python bench/posters.py --posters 500 --rounds 10
+	$(BIN)/python bench/oversight.py --fraction 0.1 --requests 200000 --rounds 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache
