@@ -43,7 +43,8 @@ def listed(page: str) -> set[int]:
 
 def edit(client, enterprise, **fields):
     data = {"name": enterprise.name, "uscc": enterprise.uscc or "", "address": enterprise.address,
-            "jurisdiction": enterprise.jurisdiction_id or "", "industry": enterprise.industry}
+            "jurisdiction": enterprise.jurisdiction_id or "", "industry": enterprise.industry,
+            "park": enterprise.park}
     data.update(fields)
     return client.post(f"/admin/enterprises/{enterprise.id}/edit", data=data)
 
@@ -178,6 +179,17 @@ def test_editing_saves_and_keeps_the_initials_in_step(client, tree, hengfeng):
     saved = fresh(hengfeng)
     assert saved.name_initials.startswith("tchfjmjx") and saved.uscc is None
     assert saved.industry == "机械制造" and saved.jurisdiction_id == tree.township.id
+
+
+def test_the_industrial_park_is_edited_and_shown(client, tree, hengfeng):
+    """Campaigns can target one park: it is set here as well as by import."""
+    login(client, tree.staff["county"])
+
+    response = edit(client, hengfeng, park=" 太仓港经济技术开发区 ")
+
+    assert response.status_code == 303
+    assert fresh(hengfeng).park == "太仓港经济技术开发区"
+    assert "太仓港经济技术开发区" in client.get(f"/admin/enterprises/{hengfeng.id}").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,25 @@ def world(app):
         db.session.add(activity)
         db.session.commit()
         ids["activity_id"] = activity.id
+    from datetime import timedelta
+
+    from liaison_app.models import ReceptionDay
+    for ids, station in ((near, tree.station), (far, far_station)):
+        reception = ReceptionDay(station=station, held_on=today_local() + timedelta(days=7))
+        db.session.add(reception)
+        db.session.commit()
+        ids["reception_id"] = reception.id
+    from liaison_app.models import Enterprise, TargetKind, VisitCampaign
+    from liaison_app.services import campaigns
+
+    for ids, jurisdiction, deputy in ((near, tree.county, tree.deputy), (far, wanan, far_deputy)):
+        campaign = campaigns.save_campaign(  # every enterprise there, so both sides' enterprise_id are targets
+            VisitCampaign(), actor=tree.admin, name="走访月", jurisdiction=jurisdiction, starts_on=today_local(),
+            ends_on=today_local(), target_kind=TargetKind.ALL).campaign
+        enterprise = db.session.get(Enterprise, ids["enterprise_id"])
+        ids["campaign_id"] = campaign.id
+        ids["pairing_id"] = campaigns.pair(campaign, actor=tree.admin, deputy=deputy, enterprise=enterprise,
+                                           lead=True).id
     owners = {"deputies": "deputy_id", "stations": "station_id", "jurisdictions": "jurisdiction_id"}
     return tree, near, far, owners
 

@@ -39,6 +39,7 @@ FIELD_LABELS = {
     "address": _l("Address"),
     "jurisdiction_id": _l("Jurisdiction"),
     "industry": _l("Industry"),
+    "park": _l("Industrial park"),
 }
 
 
@@ -48,6 +49,7 @@ class EnterpriseForm(FlaskForm):
     address = _text(FIELD_LABELS["address"], 200)
     jurisdiction = SelectField(FIELD_LABELS["jurisdiction_id"], coerce=optional_id, validate_choice=False)
     industry = _text(FIELD_LABELS["industry"], 60)
+    park = _text(FIELD_LABELS["park"], 80)
 
 
 def _enterprise_or_404(enterprise_id: int) -> Enterprise:
@@ -104,7 +106,8 @@ def enterprise_edit(enterprise_id):
     try:
         enterprise_service.update_enterprise(
             enterprise, actor=current_user, name=form.name.data, uscc=form.uscc.data or "",
-            address=form.address.data or "", jurisdiction=jurisdiction, industry=form.industry.data or "")
+            address=form.address.data or "", jurisdiction=jurisdiction, industry=form.industry.data or "",
+            park=form.park.data or "")
     except enterprise_service.EnterpriseError as error:
         db.session.rollback()
         target = form[error.field] if error.field else form.name

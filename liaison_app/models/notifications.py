@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -32,7 +33,10 @@ class NotificationKind(StrEnum):
 
     @property
     def label(self):
-        """The trail's wording for the matching action (already translated)."""
+        """The trail's wording for the matching action (already translated); a visit
+        reminder is about a campaign, not a request, and has a wording of its own."""
+        if self is NotificationKind.VISIT_REMINDER:
+            return _l("Visit reminder")
         return ACTION_LABELS[KIND_ACTIONS[self]]
 
 

@@ -41,7 +41,9 @@ def home():
 
 
 # Each area registers its views on `bp` when imported here (one line per module).
+from . import campaigns  # noqa: E402,F401
 from . import dashboard  # noqa: E402,F401
 from . import lists  # noqa: E402,F401
+from . import receptions  # noqa: E402,F401
 from . import report  # noqa: E402,F401
 from . import supervision  # noqa: E402,F401

@@ -77,7 +77,7 @@ def matching(query: sa.Select, text: str) -> sa.Select:
 
 
 def update_enterprise(enterprise: Enterprise, *, actor: User, name: str, uscc: str, address: str,
-                      jurisdiction: Optional[Jurisdiction], industry: str) -> Enterprise:
+                      jurisdiction: Optional[Jurisdiction], industry: str, park: str = "") -> Enterprise:
     """Correct an enterprise's record. The USCC, when given, must be valid and not another
     record's (that is a duplicate to merge); the jurisdiction must be one the actor manages."""
     _check_manages(actor, enterprise)
@@ -94,7 +94,7 @@ def update_enterprise(enterprise: Enterprise, *, actor: User, name: str, uscc: s
                                   "uscc")
     _check_jurisdiction(actor, enterprise, jurisdiction)
     enterprise.name, enterprise.uscc, enterprise.address = name.strip(), code, address.strip()
-    enterprise.jurisdiction, enterprise.industry = jurisdiction, industry.strip()
+    enterprise.jurisdiction, enterprise.industry, enterprise.park = jurisdiction, industry.strip(), park.strip()
     db.session.commit()
     log.info("enterprise %s updated by %s", enterprise.id, actor.username)
     return enterprise

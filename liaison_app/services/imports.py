@@ -172,6 +172,8 @@ COLUMNS: dict[ImportKind, tuple[Column, ...]] = {
                   forms=_JURISDICTION_NOTE), "320585100 沙溪镇", 26, as_text=True),
         Column("address", "地址", _l("The address of the premises."), "太仓市沙溪镇工业园区一路1号", 36),
         Column("industry", "行业", _l("The industry, e.g. machinery."), "机械制造", 14),
+        Column("park", "园区", _l("The industrial park the enterprise lies in, if any: visit campaigns can target "
+                                  "one park."), "沙溪镇工业园区", 20),
     ),
     ImportKind.DEPARTMENTS: (
         Column("name", "单位名称*", _l("Required. The handling unit's full name."), "太仓市住房和城乡建设局", 32,
@@ -786,6 +788,7 @@ class EnterpriseRegister(Register):
         row.parsed["jurisdiction"] = context.jurisdiction(row, "jurisdiction") if row.given("jurisdiction") else None
         row.parsed["address"] = _check_text(row, "address", 200)
         row.parsed["industry"] = _check_text(row, "industry", 60)
+        row.parsed["park"] = _check_text(row, "park", 80)
 
     def load_existing(self, rows, context):
         usccs = {row.parsed["uscc"] for row in rows if row.parsed.get("uscc")}
@@ -849,7 +852,7 @@ class EnterpriseRegister(Register):
             changed.add("uscc")
         if parsed["jurisdiction"] is not None and parsed["jurisdiction"].id != enterprise.jurisdiction_id:
             changed.add("jurisdiction")
-        for key in ("address", "industry"):
+        for key in ("address", "industry", "park"):
             if parsed[key] is not None and _differs(getattr(enterprise, key), parsed[key]):
                 changed.add(key)
         return changed
@@ -857,7 +860,8 @@ class EnterpriseRegister(Register):
     def create(self, row):
         parsed = row.parsed
         return Enterprise(name=parsed["name"], uscc=parsed["uscc"], jurisdiction=parsed["jurisdiction"],
-                          address=parsed["address"] or "", industry=parsed["industry"] or "")
+                          address=parsed["address"] or "", industry=parsed["industry"] or "",
+                          park=parsed["park"] or "")
 
     def update(self, row, enterprise):
         for key in row.changed:
@@ -876,6 +880,7 @@ class EnterpriseRegister(Register):
                 "jurisdiction": jurisdiction_cell(enterprise.jurisdiction),
                 "address": enterprise.address,
                 "industry": enterprise.industry,
+                "park": enterprise.park,
             }
 
 

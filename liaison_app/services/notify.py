@@ -22,7 +22,7 @@ from typing import Any, Optional, Protocol
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import inspect
 
 from ..extensions import begin_write, db
@@ -36,6 +36,7 @@ from ..models import (
     NotificationStatus,
     Request,
     User,
+    VisitCampaign,
     title_from,
     utcnow,
 )
@@ -80,17 +81,39 @@ def queue(
     kind = NotificationKind(kind)
     if request.id is None:
         db.session.flush()
-    notification = Notification(
+    return _add_to_outbox(Notification(
         kind=kind,
         request=request,
         recipient_user=user,
         recipient_department=department,
         recipient_deputy=deputy,
         payload=build_payload(kind, request, recipient=_recipient_name(user, department, deputy), note=note),
-        status=NotificationStatus.PENDING,
-        attempts=0,
-        next_attempt_at=utcnow(),
-    )
+    ))
+
+
+def queue_visit_reminder(campaign: VisitCampaign, *, deputy: Deputy, not_visited: int) -> Notification:
+    """Put a visit reminder (走访提醒) to one deputy in the outbox, in the caller's transaction:
+    how many of the enterprises paired with them the campaign has not visited yet.
+
+    It is about a campaign, not a request: it has no request, and it names no enterprise,
+    so that no enterprise's details reach a group chat.
+    """
+    if campaign.id is None:
+        db.session.flush()
+    return _add_to_outbox(Notification(
+        kind=NotificationKind.VISIT_REMINDER,
+        request_id=None,
+        campaign_id=campaign.id,
+        recipient_deputy=deputy,
+        payload=build_campaign_payload(NotificationKind.VISIT_REMINDER, campaign, recipient=deputy.name,
+                                       not_visited=not_visited),
+    ))
+
+
+def _add_to_outbox(notification: Notification) -> Notification:
+    notification.status = NotificationStatus.PENDING
+    notification.attempts = 0
+    notification.next_attempt_at = utcnow()
     db.session.add(notification)
     db.session.info.setdefault(_QUEUED_KEY, []).append(notification)
     return notification
@@ -114,6 +137,27 @@ def build_payload(kind: NotificationKind, request: Request, *, recipient: str = 
         "link": f"{current_app.config['PUBLIC_BASE_URL']}/desk/requests/{request.id}",
         "note": _without_contact_details(note, request),
     }
+
+
+def build_campaign_payload(kind: NotificationKind, campaign: VisitCampaign, *, recipient: str,
+                           not_visited: int) -> dict[str, Any]:
+    """What a message about a campaign says: its name, place and end, and a count. The
+    link leads to the deputy's list of their paired enterprises (我的结对企业) on the desk."""
+    return {
+        "kind": kind.value,
+        "campaign": campaign.name,
+        "campaign_id": campaign.id,
+        "jurisdiction": campaign.jurisdiction.name if campaign.jurisdiction else "",
+        "ends_on": campaign.ends_on.isoformat(),
+        "not_visited": not_visited,
+        "recipient": recipient,
+        "link": f"{current_app.config['PUBLIC_BASE_URL']}/desk/visits/pairings",
+    }
+
+
+def _subject(payload: dict[str, Any]) -> str:
+    """What a message is about, for log lines: a request's reference or a campaign's name."""
+    return payload.get("reference") or payload.get("campaign") or ""
 
 
 def _recipient_name(user: Optional[User], department: Optional[Department], deputy: Optional[Deputy]) -> str:
@@ -161,7 +205,7 @@ class LogBackend:
     """Writes one line per message to the "liaison.notify" log (the default)."""
 
     def send(self, payload: dict[str, Any]) -> None:
-        logger.info("notify %s %s to %s", payload["kind"], payload["reference"], payload["recipient"] or "staff")
+        logger.info("notify %s %s to %s", payload["kind"], _subject(payload), payload["recipient"] or "staff")
 
 
 class WebhookBackend:
@@ -204,16 +248,33 @@ def _check_robot_answer(answer: bytes) -> None:
 def message_text(payload: dict[str, Any]) -> str:
     """The chat message, in the default language whoever's request triggered it."""
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        lines = [
-            f"【{NotificationKind(payload['kind']).label}】{payload['reference']} {payload['title']}",
-            f"{payload['jurisdiction']} · {Category(payload['category']).label} · {Status(payload['status']).label}",
-        ]
+        if "campaign" in payload:
+            lines = _campaign_lines(payload)
+        else:
+            lines = [
+                f"【{NotificationKind(payload['kind']).label}】{payload['reference']} {payload['title']}",
+                f"{payload['jurisdiction']} · {Category(payload['category']).label} · "
+                f"{Status(payload['status']).label}",
+            ]
     if payload.get("recipient"):
         lines[0] = f"@{payload['recipient']} " + lines[0]
     if payload.get("note"):
         lines.append(payload["note"])
     lines.append(payload["link"])
     return "\n".join(lines)
+
+
+def _campaign_lines(payload: dict[str, Any]) -> list[str]:
+    count = int(payload.get("not_visited") or 0)
+    return [
+        f"【{NotificationKind(payload['kind']).label}】{payload['campaign']}",
+        " · ".join(part for part in (
+            payload.get("jurisdiction", ""),
+            ngettext("%(num)d of your paired enterprises not visited yet",
+                     "%(num)d of your paired enterprises not visited yet", count),
+            gettext("ends on %(day)s", day=payload.get("ends_on", "")),
+        ) if part),
+    ]
 
 
 def get_backend() -> Backend:
@@ -349,12 +410,12 @@ def _record_failure(notification_id: int, error: Exception) -> None:
     if notification.attempts >= _max_attempts():
         notification.status = NotificationStatus.FAILED
         logger.error("notification %s (%s) failed for good after %s attempts: %s", notification.id,
-                     notification.payload.get("reference"), notification.attempts, notification.last_error)
+                     _subject(notification.payload), notification.attempts, notification.last_error)
     else:
         delay = timedelta(seconds=float(current_app.config["NOTIFY_RETRY_SECONDS"])) * 2 ** (notification.attempts - 1)
         notification.next_attempt_at = utcnow() + min(delay, MAX_RETRY_DELAY)
         logger.warning("notification %s (%s) attempt %s failed, retrying later: %s", notification.id,
-                       notification.payload.get("reference"), notification.attempts, notification.last_error)
+                       _subject(notification.payload), notification.attempts, notification.last_error)
     db.session.commit()
 
 
