@@ -39,6 +39,10 @@ class Defaults:
     ACKNOWLEDGE_DUE_WORKING_DAYS = 1  # 签收期限, from assignment: later it is overdue on the supervision page
     RATING_DAYS = 7  # calendar days the enterprise has to rate; then closed as 未评价
 
+    # 接待日: deputies on duty a reception day should have (Wan'an: at least three). Fewer
+    # may be scheduled; the schedule then marks the day as short (短缺).
+    RECEPTION_MIN_DEPUTIES = 3
+
     # The monthly report (一月一小结): None or 0 counts calendar months; a day such as 20
     # makes the month "2026-11" run from 21 October to 20 November (Taizhou sends by the 20th).
     REPORT_CUTOFF_DAY = None

@@ -21,7 +21,7 @@ from flask_login import current_user
 from .. import access
 from ..extensions import db
 from ..models import Category, Department, Jurisdiction, Outcome, Rating, Request, Station
-from ..services import stats
+from ..services import receptions, stats
 from ..workdays import CHINA, is_working_day, today_local
 from ..workflow import Status
 from . import bp
@@ -42,10 +42,13 @@ def board_station(station_id: int):
     if station is None or not station.active or not station.jurisdiction.active:
         abort(404)
     today = today_local()
+    # A scheduled reception day (with who is on duty) when there is one; otherwise what the
+    # station's free text says, when it says it simply.
+    scheduled = receptions.next_reception(station, today)
     return _render_board(
         Request.station_id == station.id, lambda period: stats.received_at_station(station.id, period), today,
-        station=station, deputies=[d for d in station.deputies if d.active],
-        next_reception=reception_label(next_reception_day(station.reception_days, today)),
+        station=station, deputies=[d for d in station.deputies if d.active], scheduled_reception=scheduled,
+        next_reception="" if scheduled else reception_label(next_reception_day(station.reception_days, today)),
     )
 
 

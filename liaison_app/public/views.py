@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..models import Attachment, QRCode, Rating, Request
+from ..services import receptions
 from ..services.photos import process_uploads, upload_path
 from ..services.qr import record_scan
 from ..services.requests import Filing, add_information, file_request, withdraw_request
@@ -42,7 +43,9 @@ def qr_landing(token):
     code = _code_or_404(token)
     if not _code_is_live(code):
         return _retired_code_page(code)
-    return render_template("public/landing.html", code=code)
+    # 接待日: the station's next reception day, or the deputy's next duty day (two queries).
+    next_day = receptions.next_duty(code.deputy) if code.deputy else receptions.next_reception(code.station)
+    return render_template("public/landing.html", code=code, next_reception=next_day)
 
 
 @bp.route("/q/<token>/file", methods=["GET", "POST"])
