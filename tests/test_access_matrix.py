@@ -209,6 +209,11 @@ def test_every_route_is_in_the_matrix(app):
         "public.board_station", "public.board_jurisdiction",
         # login, account and one-time reset: tests/test_auth.py, tests/test_admin_users.py
         "auth.login", "auth.logout", "auth.password", "auth.reset_code", "auth.reset_link",
+        # 我的值班 (reception duty days): tests/test_receptions.py
+        "desk.my_duties",
+        # the visit log and 我的结对企业: tests/test_visits.py (its own route × role walk)
+        "desk.visits", "desk.visit_pairings", "desk.visit_new", "desk.visit_enterprise_search",
+        "desk.visit_detail", "desk.visit_photo",
         # above
         "desk.inbox", "desk.unit_home", "desk.request_card", "desk.request_photo",
     }

@@ -21,3 +21,5 @@ def _never_cache(response):
 
 
 from . import views  # noqa: E402,F401
+from . import receptions  # noqa: E402,F401
+from . import visits  # noqa: E402,F401

@@ -1,11 +1,31 @@
-"""Forms of the desk's actions. Each carries the version of the request it was shown with."""
+"""Forms of the desk: the request card's actions (each carries the version of the request it was
+shown with) and the visit log."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    MultipleFileField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from ..models import Outcome
+from ..admin.users import optional_id
+from ..models import Category, Outcome, VisitForm
+from ..public.forms import FilingForm
+from ..services import visits as visit_service
+from ..validators import InvalidValue, normalise_phone
 
 
 def _strip(value):
@@ -71,3 +91,79 @@ class SuperviseForm(VersionForm):
     leader = StringField(_l("Leader in charge (key supervision, optional)"), filters=[_strip],
                          validators=[Optional(), Length(max=40, message=_l("At most %(max)d characters."))])
     note = _text(_l("Note (optional)"), required=False, max_length=1000)
+
+
+# --- the visit log (desk/visits.py) ----------------------------------------------------------
+
+
+class OptionalPhoneField(StringField):
+    """A phone that may be left empty, checked like the filing form's when given."""
+
+    def pre_validate(self, form):
+        if self.data:
+            try:
+                normalise_phone(self.data)
+            except InvalidValue as error:
+                raise ValidationError(str(error.message)) from None
+
+
+class ProblemForm(Form):
+    """One problem raised on a visit (problems-0-category, …): it becomes a request.
+    A block left entirely empty is skipped."""
+
+    category = SelectField(_l("Category"), validate_choice=False,
+                           choices=[SelectChoice("", _l("Please choose"))]
+                           + [SelectChoice(c.value, c.label) for c in Category])
+    description = TextAreaField(_l("The problem"), filters=[_strip], validators=[
+        DataRequired(_l("Please describe the problem.")),
+        Length(min=visit_service.DESCRIPTION_MIN, max=visit_service.DESCRIPTION_MAX,
+               message=_l("Please write between %(min)d and %(max)d characters."))])
+    enterprise = SelectField(_l("Raised by"), coerce=optional_id, validate_choice=False)
+    contact_name = StringField(_l("Contact person (optional)"), filters=[_strip], validators=[
+        Length(max=visit_service.CONTACT_NAME_MAX, message=_l("At most %(max)d characters."))])
+    contact_phone = OptionalPhoneField(_l("Mobile or landline (optional)"), filters=[_strip])
+
+    def is_blank(self) -> bool:
+        return not any((self.category.data, self.description.data, self.contact_name.data, self.contact_phone.data))
+
+    def validate(self, extra_validators=None):
+        return self.is_blank() or super().validate(extra_validators)
+
+    def validate_category(self, field):
+        if field.data not in {c.value for c in Category}:
+            raise ValidationError(_l("Please choose a category."))
+
+    def validate_contact_name(self, field):
+        if self.contact_phone.data and not field.data:
+            raise ValidationError(_l("Please tell us whom to contact."))
+
+    def validate_contact_phone(self, field):
+        if self.contact_name.data and not field.data:
+            raise ValidationError(_l("Please give a phone number."))
+
+
+class VisitLogForm(FlaskForm):
+    """走访记录. The field names are stable (the phone keeps a draft under them)."""
+
+    class Meta:
+        csrf = False  # CSRFProtect checks every POST app-wide
+
+    idempotency_key = HiddenField()
+    # Not "form": an input of that name would shadow the <form> element's own .form in the page.
+    kind = RadioField(_l("Kind of visit"), choices=[SelectChoice(f.value, f.label) for f in VisitForm],
+                      default=VisitForm.VISIT.value, validators=[InputRequired(_l("Please choose one."))])
+    held_on = DateField(_l("Date"), validators=[InputRequired(_l("Please give a date."))])
+    enterprises = SelectMultipleField(_l("Enterprises"), coerce=optional_id, validate_choice=False)
+    enterprise_q = StringField(_l("Find an enterprise"), filters=[_strip])  # the picker's search: never saved
+    deputies = SelectMultipleField(_l("Deputies taking part"), coerce=optional_id, validate_choice=False)
+    station = SelectField(_l("Station"), coerce=optional_id, validate_choice=False)
+    reception = HiddenField()  # a ReceptionDay's id, when logging one
+    notes = _text(_l("Notes (optional)"), required=False, max_length=visit_service.NOTES_MAX)
+    photos = MultipleFileField(_l("Photos (optional, up to 3)"))
+    problems = FieldList(FormField(ProblemForm), min_entries=1, max_entries=visit_service.MAX_PROBLEMS)
+
+    validate_idempotency_key = FilingForm.validate_idempotency_key
+
+    def validate_kind(self, field):
+        if field.data not in {f.value for f in VisitForm}:
+            raise ValidationError(_l("Please choose one."))

@@ -6,11 +6,13 @@ import os
 import secrets
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..extensions import db
 from ..validators import InvalidValue
 from ..workdays import now_local
 
@@ -123,3 +125,26 @@ def remove_files(stored_names: list[str]) -> None:
             os.remove(upload_path(name))
         except FileNotFoundError:
             pass
+
+
+def photo_columns(photo: ProcessedPhoto, stored_name: str) -> dict:
+    """The columns every stored photo's row has (Attachment, VisitPhoto)."""
+    return dict(stored_name=stored_name, content_type=photo.content_type, size=len(photo.data),
+                sha256=photo.sha256, width=photo.width, height=photo.height)
+
+
+def commit_with_photos(photos: list[ProcessedPhoto], row_for: Callable[[ProcessedPhoto, str], object]) -> None:
+    """Write the photos, add the row `row_for(photo, stored_name)` makes for each, and commit
+    them with everything else; on any failure roll back and remove the files again, so no
+    photo is left without its row."""
+    written: list[str] = []
+    try:
+        for photo in photos:
+            stored_name = write_photo(photo)
+            written.append(stored_name)
+            db.session.add(row_for(photo, stored_name))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        remove_files(written)
+        raise

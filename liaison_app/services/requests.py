@@ -27,7 +27,7 @@ from ..models import (
 from ..workdays import claim_due_on, now_local, today_local
 from ..workflow import Action, Actor, WorkflowError, next_status
 from . import notify
-from .photos import ProcessedPhoto, remove_files, write_photo
+from .photos import ProcessedPhoto, commit_with_photos, photo_columns
 
 
 class StaleVersion(WorkflowError):
@@ -84,6 +84,23 @@ def record_event(
     return event
 
 
+def open_request(*, reference: str, actor: Actor, actor_user=None, description: str, **columns) -> Request:
+    """A new request, 待受理, with its tracking token, title, claim deadline and FILE event;
+    not yet added to the session. Shared by the enterprise's filing and the problems a
+    deputy logs on a visit (services/visits.py)."""
+    request = Request(
+        reference=reference,
+        tracking_token=secrets.token_urlsafe(24),
+        title=title_from(description),
+        description=description,
+        claim_due_on=claim_due_on(today_local()),
+        **columns,
+    )
+    # A new request has no status yet: the table's (None, FILE) row makes it 待受理.
+    record_event(request, Action.FILE, actor, actor_user=actor_user)
+    return request
+
+
 def file_request(
     filing: Filing, *, qr_code: QRCode, idempotency_key: str, photos: list[ProcessedPhoto] = ()
 ) -> tuple[Request, bool]:
@@ -96,23 +113,20 @@ def file_request(
     if existing is not None:
         return existing, False
 
-    request = Request(
+    request = open_request(
         reference=_next_reference(),
-        tracking_token=secrets.token_urlsafe(24),
+        actor=Actor.ENTERPRISE,
         idempotency_key=idempotency_key,
         kind=filing.kind,
         category=filing.category,
-        title=title_from(filing.description),
         description=filing.description,
         enterprise=_find_or_create_enterprise(filing.enterprise_name, filing.uscc),
         contact_name=filing.contact_name,
         contact_phone=filing.contact_phone,
         public_consent=filing.public_consent,
-        claim_due_on=claim_due_on(today_local()),
         **_routing(qr_code),
     )
-    # A new request has no status yet: the table's (None, FILE) row makes it 待受理.
-    event = record_event(request, Action.FILE, Actor.ENTERPRISE)
+    event = request.events[0]
     db.session.add(request)
 
     try:
@@ -152,19 +166,8 @@ def withdraw_request(request: Request, *, version: int, reason: str = "") -> Req
 
 
 def _commit_with_photos(photos: list[ProcessedPhoto], *, request: Request, event: RequestEvent) -> None:
-    """Write the photos, then commit them with the rows; on any failure roll back
-    and remove the files again, so no photo is left without its row."""
-    written: list[str] = []
-    try:
-        for photo in photos:
-            stored_name = write_photo(photo)
-            written.append(stored_name)
-            db.session.add(_attachment(photo, stored_name, request=request, event=event))
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        remove_files(written)
-        raise
+    commit_with_photos(photos, lambda photo, stored_name: Attachment(
+        request=request, event=event, **photo_columns(photo, stored_name)))
 
 
 def _commit_or_stale() -> None:
@@ -233,16 +236,3 @@ def reserve_references(year: int, count: int) -> list[str]:
             db.session.execute(bump)
     last = db.session.scalar(sa.select(ReferenceCounter.last_value).where(ReferenceCounter.year == year))
     return [f"{year}-{value:06d}" for value in range(last - count + 1, last + 1)]
-
-
-def _attachment(photo: ProcessedPhoto, stored_name: str, *, request: Request, event: RequestEvent) -> Attachment:
-    return Attachment(
-        request=request,
-        event=event,
-        stored_name=stored_name,
-        content_type=photo.content_type,
-        size=len(photo.data),
-        sha256=photo.sha256,
-        width=photo.width,
-        height=photo.height,
-    )
