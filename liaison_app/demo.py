@@ -40,18 +40,25 @@ from .models import (
     Jurisdiction,
     Level,
     Outcome,
+    Pairing,
     Placement,
     QRCode,
     Rating,
+    ReceptionDay,
     Request,
     RequestKind,
     Role,
     Station,
     StationKind,
+    TargetKind,
     User,
+    Visit,
+    VisitCampaign,
+    VisitForm,
     utcnow,
 )
 from .services.requests import record_event, reserve_references
+from .services.stats import add_months
 from .validators import normalise_phone
 from .workdays import CHINA, add_working_days, is_working_day
 from .workflow import Action, Actor, Status
@@ -717,6 +724,7 @@ class _Builder:
         self.codes()
         db.session.flush()
         RequestFactory(self).create_all(100)
+        self.visit_month()
 
     # places and people
 
@@ -782,8 +790,10 @@ class _Builder:
         else:
             middle = "".join(self.rng.choice("0123456789") for _ in range(8)) + self.rng.choice(alphabet)
         body = prefix + middle
+        park = TAICANG_AREAS.get(division_code, "") if prefix.startswith("9132") and not individual else (
+            "万安县工业园区" if "工业园区" in address else "")
         enterprise = Enterprise(name=name, uscc=body + uscc.calc_check_digit(body), address=address,
-                                jurisdiction=self.jurisdictions[division_code], industry=industry)
+                                jurisdiction=self.jurisdictions[division_code], industry=industry, park=park)
         self.enterprises.append(enterprise)
         db.session.add(enterprise)
 
@@ -854,6 +864,107 @@ class _Builder:
                 self.scan_days[(code.id, day)] = self.scan_days.get((code.id, day), 0) + 1
         db.session.add_all(QRScanDay(qr_code_id=code_id, day=day, count=count)
                            for (code_id, day), count in sorted(self.scan_days.items()))
+
+    # the visit month: campaigns, 1+N pairings, visits, reception days
+
+    def visit_month(self) -> None:
+        """Taicang runs a visit campaign now (so a visit logged today counts in it), with every
+        enterprise paired to a deputy of its township's stations; Wan'an's visit week in the
+        last week of August is over. Stations hold reception days on the 5th and the 20th."""
+        today = _local_date(self.now)
+        staff = self.users["staff"]
+        taicang = self.jurisdictions["320585"]
+        running = VisitCampaign(name=f"{today.year}年太仓市代表进企业走访活动", jurisdiction=taicang,
+                                starts_on=today - timedelta(days=14), ends_on=today + timedelta(days=16),
+                                target_kind=TargetKind.ALL, created_by=staff, created_at=self.now)
+        wanan = self.jurisdictions["360828"]
+        week = VisitCampaign(name=f"{today.year}年万安县代表集中走访周", jurisdiction=wanan,
+                             starts_on=date(today.year, 8, 25), ends_on=date(today.year, 8, 31),
+                             target_kind=TargetKind.PARK, park="万安县工业园区", created_by=self.users["staff-wanan"],
+                             created_at=self.now)
+        db.session.add_all([running, week])
+        for campaign, county in ((running, "3205"), (week, "3608")):
+            targets = [e for e in self.enterprises if e.jurisdiction.division_code.startswith(county)
+                       and (campaign.target_kind is TargetKind.ALL or e.park == campaign.park)]
+            campaign.targets = targets
+            self._pair(campaign, targets)
+        db.session.flush()
+        # Wan'an's week is over: most of the park was visited, a few problems came of it.
+        for index, enterprise in enumerate(week.targets):
+            if index % 4 == 3:
+                continue
+            lead = next(p.deputy for p in self.pairings if p.campaign is week and p.enterprise is enterprise)
+            self._visit(VisitForm.VISIT, week.starts_on + timedelta(days=index % 7), lead, [enterprise], week)
+        # Taicang's is under way: the demo deputy has visited one of his enterprises already.
+        zhou = self.deputies[DEMO_DEPUTY_KEY]
+        mine = [p.enterprise for p in self.pairings if p.campaign is running and p.deputy is zhou]
+        if mine:
+            self._visit(VisitForm.VISIT, today - timedelta(days=3), zhou, mine[:1], running,
+                        notes="了解企业订单和用工情况，企业反映运行平稳。")
+        self._visit(VisitForm.SYMPOSIUM, today - timedelta(days=7), zhou,
+                    [e for e in running.targets if e.jurisdiction.division_code == "320585100"][:4], running,
+                    notes="城厢镇民营企业座谈会：融资、用工、物流三方面问题。",
+                    others=[d for d in self.stations["chengxiang"].deputies if d is not zhou][:2])
+        self.reception_days(today)
+
+    def _pair(self, campaign: VisitCampaign, targets: list[Enterprise]) -> None:
+        """A lead per enterprise from its township's stations in turn (as 一键均分 does)."""
+        if not hasattr(self, "pairings"):
+            self.pairings: list[Pairing] = []
+        turn: Counter = Counter()
+        for enterprise in targets:
+            pool = [d for station in self.stations.values() if station.jurisdiction is enterprise.jurisdiction
+                    for d in station.deputies]
+            pool = pool or [d for station in self.stations.values()
+                            if station.jurisdiction is enterprise.jurisdiction.parent for d in station.deputies]
+            if not pool:
+                continue
+            key = enterprise.jurisdiction.division_code
+            deputy = pool[turn[key] % len(pool)]
+            turn[key] += 1
+            pairing = Pairing(campaign=campaign, deputy=deputy, enterprise=enterprise, is_lead=True,
+                              created_at=self.now)
+            self.pairings.append(pairing)
+            db.session.add(pairing)
+
+    def _visit(self, form: VisitForm, held_on: date, deputy: Deputy, enterprises: list[Enterprise],
+               campaign: Optional[VisitCampaign], *, notes: str = "走访企业，了解生产经营情况。",
+               others: Optional[list[Deputy]] = None, station: Optional[Station] = None) -> Visit:
+        station = station or deputy.primary_station
+        visit = Visit(form=form, held_on=held_on, jurisdiction=station.jurisdiction, station=station,
+                      campaign=campaign, notes=notes, deputies=[deputy, *(others or [])], enterprises=enterprises,
+                      idempotency_key=uuid.uuid4().hex, created_at=_to_utc(datetime.combine(held_on, time(17, 0))))
+        if deputy is self.deputies[DEMO_DEPUTY_KEY]:
+            visit.logged_by = self.users["deputy"]
+        db.session.add(visit)
+        return visit
+
+    def reception_days(self, today: date) -> None:
+        """The 5th and the 20th (the next working day when that is not one) of last month, this
+        month and the next two, at two stations, three deputies on duty in turn; the past ones
+        held and logged as receptions."""
+        month = today.replace(day=1)
+        first = (month - timedelta(days=1)).replace(day=1)
+        for key in ("chengxiang", "wanan_park"):
+            station = self.stations[key]
+            deputies = station.deputies
+            turn = 0
+            for offset in range(4):
+                start = add_months(first, offset)
+                for day_of_month in (5, 20):
+                    day = start.replace(day=day_of_month)
+                    while not is_working_day(day):
+                        day += timedelta(days=1)
+                    on_duty = [deputies[(turn + k) % len(deputies)] for k in range(min(3, len(deputies)))]
+                    turn += 3
+                    reception = ReceptionDay(station=station, held_on=day, starts_at=time(9, 0), ends_at=time(11, 30),
+                                             deputies=on_duty, created_by=self.users["staff"], created_at=self.now)
+                    if day < today:
+                        reception.visit = self._visit(VisitForm.RECEPTION, day, on_duty[0], [], None,
+                                                      notes="接待日：接待企业和群众来访。", others=on_duty[1:],
+                                                      station=station)
+                    db.session.add(reception)
+
 
     def _code(self, *, deputy: Optional[Deputy] = None, station: Optional[Station] = None,
               placement: Placement = Placement.STATION, label: str = "") -> QRCode:
