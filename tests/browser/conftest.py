@@ -9,7 +9,10 @@ PostgreSQL, emptied after each test) with CSRF protection on, as in production.
 """
 
 import os
+import re
+import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -98,22 +101,141 @@ def js_errors():
 
 
 @pytest.fixture
-def browser_context(chromium, live_server):
+def browser_context(chromium, live_server, js_errors):
     context = chromium.new_context(base_url=live_server.base_url, **PHONE)
     context.set_default_timeout(10_000)
+    watch(context, live_server.base_url, js_errors)
     yield context
     context.close()
 
 
+def watch(context, base_url: str, errors: list) -> None:
+    """Record on `errors` what a user should never meet on any page of `context`: uncaught
+    exceptions, console errors, requests that failed or went to another origin (everything
+    is self-hosted), and 5xx answers. A test that expects one removes it."""
+
+    def on_request(request):
+        url = request.url
+        if not url.startswith((base_url, "data:", "blob:")):
+            errors.append(f"external request: {url}")
+
+    def on_response(response):
+        if response.status >= 500:
+            errors.append(f"HTTP {response.status}: {response.url}")
+
+    def on_page(page):
+        page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+        page.on("console", lambda message: _console_error(message, errors))
+
+    context.on("request", on_request)
+    context.on("requestfailed", lambda request: errors.append(f"failed request: {request.url} ({request.failure})"))
+    context.on("response", on_response)
+    context.on("page", on_page)
+
+
 @pytest.fixture
-def page(browser_context, js_errors):
+def page(browser_context):
     page = browser_context.new_page()
-    page.on("pageerror", lambda error: js_errors.append(f"uncaught: {error}"))
-    page.on("console", lambda message: _console_error(message, js_errors))
     yield page
     page.close()
+
+
+@pytest.fixture
+def new_context(chromium, live_server, js_errors):
+    """Another person's browser (e.g. the county office's PC), watched like the first."""
+    contexts = []
+
+    def make(**options):
+        settings = {**PHONE, **options}
+        context = chromium.new_context(base_url=live_server.base_url, **settings)
+        context.set_default_timeout(10_000)
+        watch(context, live_server.base_url, js_errors)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
 
 
 def _console_error(message, errors):
     if message.type == "error":
         errors.append(f"console: {message.text} ({message.location.get('url', '')})")
+
+
+# --- what each page of a flow is checked for ------------------------------------------------------
+
+OUTPUT = Path(__file__).resolve().parent.parent.parent / "test-output" / "screenshots"
+
+
+@pytest.fixture
+def shot(request):
+    """shot(page, "claimed"): a full-page screenshot at the phone's size, numbered in the order
+    taken, under test-output/screenshots/<test>/ (ignored by git) for a person to look at."""
+    folder = OUTPUT / re.sub(r"[^\w.-]+", "_", request.node.name)
+    if folder.exists():
+        shutil.rmtree(folder)
+    taken = []
+
+    def take(page, name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{len(taken) + 1:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        taken.append(path)
+        return path
+
+    return take
+
+
+_AXE = None
+
+
+def accessibility_problems(page) -> list[str]:
+    """Serious and critical axe-core violations of the page as it is now (axe-core ships inside
+    axe-playwright-python and is injected into the page: no network)."""
+    global _AXE
+    from axe_playwright_python.sync_playwright import Axe
+
+    _AXE = _AXE or Axe()
+    results = _AXE.run(page)
+    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def small_tap_targets(page, minimum: int = 44) -> list[str]:
+    """Buttons, form controls and button-like links smaller than `minimum` CSS px in height
+    (checkboxes and radios count by the label that wraps them)."""
+    return page.evaluate("""minimum => {
+        const small = [];
+        const seen = new Set();
+        for (const el of document.querySelectorAll(
+                'button, select, textarea, input:not([type=hidden]), a.button, nav a')) {
+            let target = el;
+            if (el.matches('input[type=checkbox], input[type=radio]')) target = el.closest('label') || el;
+            if (seen.has(target)) continue;
+            seen.add(target);
+            const box = target.getBoundingClientRect();
+            const style = getComputedStyle(target);
+            if (box.width === 0 || box.height === 0 || style.visibility === 'hidden') continue;
+            if (box.height < minimum - 0.5) {
+                small.push(`${target.tagName.toLowerCase()}${target.id ? '#' + target.id : ''}`
+                           + ` "${(target.textContent || target.name || '').trim().slice(0, 20)}" ${Math.round(box.height)}px`);
+            }
+        }
+        return small;
+    }""", minimum)
+
+
+@pytest.fixture
+def check_page(shot):
+    """check_page(page, "step"): screenshot the step, then fail on accessibility violations
+    (serious or critical) and on tap targets under 44 px."""
+
+    def check(page, name: str) -> None:
+        shot(page, name)
+        problems = accessibility_problems(page)
+        assert not problems, f"{name} ({page.url}): {problems}"
+        small = small_tap_targets(page)
+        assert not small, f"{name} ({page.url}): tap targets under 44 px: {small}"
+
+    return check
