@@ -77,3 +77,42 @@ def test_a_deputy_logs_a_visit_with_two_problems_and_staff_see_it_at_once(page, 
     assert all(r.reference in inbox for r in new)
     office.close()
     print(f"deputy's flow through the browser: {seconds:.1f} s")
+
+
+def test_a_half_written_visit_survives_a_closed_page_and_is_gone_once_saved(page, app):
+    """Signal lost in the factory: the page is closed and opened again, and the draft is back
+    with its idempotency key (so a resend finds the same visit: tests/test_visits.py); once the
+    server confirms, the draft is cleared."""
+    demo.seed_demo()
+    password = {login.username: login.password for login in demo.LOGINS}
+    db.session.commit()
+    log_in(page, "deputy", password["deputy"])
+    page.goto("/desk/visits/pairings")
+    page.locator("article.pairing a.button").first.click()
+    form_url = page.url
+    page.select_option("#problems-0-category", "labour")
+    page.fill("#problems-0-description", WELDERS)
+    page.click("[data-add-problem]")
+    page.fill("#problems-1-description", ROAD)
+    page.fill("#notes", "与总经理座谈，参观车间。")
+    page.wait_for_function("() => Object.keys(localStorage).some(k => k.startsWith('liaison-draft:visit-new')"
+                           " && localStorage.getItem(k).includes('货车进出困难'))")
+    key = page.input_value("input[name=idempotency_key]")
+
+    page.close()  # the phone's browser dropped the page
+    again = page.context.new_page()
+    again.goto(form_url)
+
+    assert again.input_value("#problems-0-description") == WELDERS
+    assert again.input_value("#problems-1-description") == ROAD
+    assert again.input_value("#notes") == "与总经理座谈，参观车间。"
+    assert again.input_value("input[name=idempotency_key]") == key
+    again.select_option("#problems-1-category", "infrastructure")
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(Visit))
+    db.session.commit()  # end the test's read: the server writes next
+    again.click("#visit-form button.primary[type=submit]")
+    again.wait_for_selector(".notice-success")
+    again.goto(form_url)
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit)) == before + 1
+    assert again.input_value("#problems-0-description") == ""  # saved: the draft is gone
