@@ -519,3 +519,35 @@ def test_departments_offered_are_those_of_the_chosen_jurisdiction_and_below(clie
     page = page_of(client, f"{URLS[ListKind.CLAIMS]}?jurisdiction={tree.township.id}")
 
     assert "沙溪镇住建局" in page and "太仓市住建局" not in page and far.name not in page
+
+
+# --- filter menus at the scale of a province ------------------------------------------------------
+
+
+def test_a_filter_menu_with_too_many_entries_asks_for_a_smaller_jurisdiction(client, tree, monkeypatch):
+    """A province's 5,000 stations are not sent as <option>s on every page."""
+    monkeypatch.setattr(lists_service, "MAX_CHOICES", 1)
+    make_station(jurisdiction=tree.township, name="沙溪镇第二联络站")
+    login(client, tree.staff["province"])
+
+    page = client.get(f"/oversight/lists/problems?jurisdiction={tree.province.id}").get_data(as_text=True)
+    assert '<select id="station"' not in page and "再按此项筛选" in page
+    assert '<select id="category"' in page  # the short menus are still there
+
+    chosen = client.get(f"/oversight/lists/problems?jurisdiction={tree.province.id}&station={tree.station.id}")
+    assert f'<option value="{tree.station.id}" selected>' in chosen.get_data(as_text=True)  # the choice is kept
+
+
+def test_in_a_province_the_jurisdiction_menu_lists_townships_of_the_chosen_county_only(client, tree, monkeypatch):
+    monkeypatch.setattr(lists_service, "MAX_CHOICES", 3)
+    elsewhere = make_jurisdiction(name="昆山市", parent=tree.city, level=tree.county.level, division_code="320583")
+    far_town = make_jurisdiction(name="周市镇", parent=elsewhere, level=tree.township.level, division_code="320583101")
+    login(client, tree.staff["province"])
+
+    page = client.get(f"/oversight/lists/problems?jurisdiction={tree.county.id}").get_data(as_text=True)
+    menu = page[page.index('<select id="jurisdiction"'):].split("</select>")[0]
+    assert tree.township.name in menu and elsewhere.name in menu and far_town.name not in menu
+
+    page = client.get(f"/oversight/lists/problems?jurisdiction={elsewhere.id}").get_data(as_text=True)
+    menu = page[page.index('<select id="jurisdiction"'):].split("</select>")[0]
+    assert far_town.name in menu and tree.township.name not in menu

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..admin import scope
-from ..models import Category
+from ..models import Category, Level
 from ..services import lists as service
 from ..services.imports import XLSX_MIMETYPE
 from ..services.lists import ListKind
@@ -81,9 +81,15 @@ def _export(kind: ListKind):
 
 
 def _jurisdiction_choices(filters: service.ListFilters) -> list:
+    """Every jurisdiction in scope; in a province (1,400 of them) the townships only of the chosen
+    jurisdiction's county, so the menu stays short and the user drills down."""
     choices = scope.jurisdiction_choices(current_user)
-    if filters.jurisdiction is not None and filters.jurisdiction not in choices:
-        choices.insert(0, filters.jurisdiction)  # an inactive one asked for by id
+    chosen = filters.jurisdiction
+    if len(choices) > service.MAX_CHOICES and chosen is not None:
+        near = {chosen.id, chosen.parent_id}
+        choices = [j for j in choices if j.level is not Level.TOWNSHIP or j.parent_id in near]
+    if chosen is not None and chosen not in choices:
+        choices.insert(0, chosen)  # an inactive one asked for by id
     return choices
 
 

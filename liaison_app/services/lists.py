@@ -175,21 +175,32 @@ def _parse(convert, raw: Optional[str]):
         return None
 
 
-def department_choices(filters: ListFilters) -> list[Department]:
-    return _owned_by_subtree(Department, filters)
+# A filter menu offers at most this many entries: a province holds 5,000 stations, which would
+# be 300 KB of <option>s on every list page. Beyond it, the menu asks for a smaller jurisdiction.
+MAX_CHOICES = 300
 
 
-def station_choices(filters: ListFilters) -> list[Station]:
-    return _owned_by_subtree(Station, filters)
+def department_choices(filters: ListFilters) -> Optional[list[Department]]:
+    return _owned_by_subtree(Department, filters, filters.department_id)
 
 
-def _owned_by_subtree(model, filters: ListFilters) -> list:
+def station_choices(filters: ListFilters) -> Optional[list[Station]]:
+    return _owned_by_subtree(Station, filters, filters.station_id)
+
+
+def _owned_by_subtree(model, filters: ListFilters, chosen_id: Optional[int]) -> Optional[list]:
+    """The subtree's departments or stations for a filter menu; None when there are too many to
+    list (then only the one already chosen, if any, is offered)."""
     if filters.jurisdiction is None:
         return []
     subtree = access.subtree_ids(filters.jurisdiction.id)
-    return list(db.session.scalars(
+    items = list(db.session.scalars(
         sa.select(model).where(model.jurisdiction_id.in_(subtree)).order_by(model.name, model.id)
+        .limit(MAX_CHOICES + 1)
     ))
+    if len(items) <= MAX_CHOICES:
+        return items
+    return [db.session.get(model, chosen_id)] if chosen_id else None
 
 
 # --- the lists: what each one selects and shows -------------------------------------------------
@@ -433,8 +444,8 @@ class ListPage:
     total: int
     next_args: Optional[dict[str, str]] = None  # the query of the following page, if any
     is_later_page: bool = False
-    departments: list[Department] = field(default_factory=list)
-    stations: list[Station] = field(default_factory=list)
+    departments: Optional[list[Department]] = field(default_factory=list)  # None: too many to list
+    stations: Optional[list[Station]] = field(default_factory=list)
 
     @property
     def exportable(self) -> bool:
