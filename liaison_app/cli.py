@@ -1,7 +1,9 @@
-"""Command-line tools: flask seed-demo, seed-scale, create-user, notify-retry, calendar-day, close-unrated."""
+"""Command-line tools: flask seed-demo, seed-scale, create-user, notify-retry, calendar-day, close-unrated,
+backup, restore."""
 
 import dataclasses
 import json
+import os
 import sys
 import time
 from typing import Optional
@@ -13,7 +15,7 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy.exc import IntegrityError
 
-from . import demo, scale, workdays
+from . import backup, demo, scale, workdays
 from .extensions import begin_write, db
 from .models import Deputy, Department, Jurisdiction, Role, User
 from .services import calendar as calendar_service
@@ -28,6 +30,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(notify_retry_command)
     app.cli.add_command(calendar_day_group)
     app.cli.add_command(close_unrated_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 # --- flask seed-demo ---------------------------------------------------------------------
@@ -308,3 +312,48 @@ def close_unrated_command() -> None:
     begin_write()
     closed = close_unrated()
     click.echo(f"{closed} request(s) closed without a rating.")
+
+
+# --- flask backup / flask restore ------------------------------------------------------------
+
+
+@click.command("backup")
+@click.option("--to", "folder", type=click.Path(file_okay=False),
+              help="Folder for the archive (default: instance/backups).")
+@with_appcontext
+def backup_command(folder: Optional[str]) -> None:
+    """Write the database and the uploads into liaison-backup-YYYYMMDD-HHMMSS.tar.gz (the time in UTC).
+    Safe while the app is serving (cron, daily)."""
+    try:
+        result = backup.make_backup(folder or os.path.join(current_app.instance_path, "backups"))
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    manifest = result.manifest
+    counts = manifest["counts"]
+    click.echo(f"Wrote {result.path} ({_megabytes(result.size)}): {counts['requests']} requests, "
+               f"{counts['attachments']} attachments, {counts['upload_files']} uploaded file(s); "
+               f"{manifest['database']['kind']} database at migration {manifest['database']['alembic_revision']}.")
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Replace the data this instance already holds.")
+@with_appcontext
+def restore_command(archive: str, yes: bool) -> None:
+    """Put back the database and the uploads from an ARCHIVE written by flask backup. Stop the app first."""
+    click.echo("Restoring. The app must not be serving meanwhile: stop it first, start it again afterwards.")
+    try:
+        result = backup.restore_backup(archive, replace=yes)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    manifest = result.manifest
+    click.echo(f"Restored the backup made {manifest['created_at']} into {result.database} and {result.upload_folder}: "
+               f"{result.counts['requests']} requests, {result.counts['request_events']} events, "
+               f"{result.counts['attachments']} attachments, {result.upload_files} uploaded file(s).")
+    if result.needs_upgrade:
+        click.echo(f"The database is at migration {manifest['database']['alembic_revision']}: "
+                   "run `flask db upgrade` before starting the app.")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
