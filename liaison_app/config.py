@@ -39,6 +39,11 @@ class Defaults:
     ACKNOWLEDGE_DUE_WORKING_DAYS = 1  # 签收期限, from assignment: later it is overdue on the supervision page
     RATING_DAYS = 7  # calendar days the enterprise has to rate; then closed as 未评价
 
+    # The desk's request lists (inbox, department home) ask the server for changes this often,
+    # so that a new request appears without a reload. Each open list costs one small query per
+    # interval; the browser tests set 1 to see a filing arrive at once.
+    INBOX_POLL_SECONDS = 30
+
     # 接待日: deputies on duty a reception day should have (Wan'an: at least three). Fewer
     # may be scheduled; the schedule then marks the day as short (短缺).
     RECEPTION_MIN_DEPUTIES = 3

@@ -3,17 +3,17 @@
 from dataclasses import dataclass
 from typing import Callable
 
-from flask import abort, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
 from .. import access
 from ..extensions import db
-from ..models import Attachment, Category, Department, Outcome, Role
+from ..models import Attachment, Category, Department, Outcome, Request, Role
 from ..services import workflow as wf
 from ..services.photos import upload_path
-from ..templating import is_htmx
+from ..templating import is_htmx, redirect_after_post
 from ..workdays import response_due_on, today_local
 from ..workflow import Action, Status, WorkflowError
 from . import bp
@@ -165,6 +165,12 @@ ACTION_NAMES = {spec.action: name for name, spec in ACTIONS.items()}
 def _make_action_view(name: str, spec: ActionSpec):
     def view(request_id):
         req = access.get_request_or_404(current_user, request_id)
+        if spec.action is Action.CLAIM and req.claimant_id == current_user.id and req.status is Status.CLAIMED:
+            # The same claim sent twice (a double tap without JavaScript): the first post
+            # claimed it, so the second is answered as the first was, not with a refusal.
+            if not is_htmx():
+                return redirect(url_for(".request_card", request_id=req.id, done=name), 303)
+            return _render_card(req, notice=spec.done)
         try:
             # Refuse before looking at the form; a claim says who won the race instead.
             if spec.action is Action.CLAIM:
@@ -184,10 +190,16 @@ def _make_action_view(name: str, spec: ActionSpec):
             keep = {name: form} if error.http_status == 422 else {}
             return _render_card(fresh, forms=keep, open_action=name if keep else None,
                                 problem=error.message, status=error.http_status)
+        db.session.expire_all()
+        done = db.session.scalar(access.visible_requests(current_user).where(Request.id == request_id))
+        if done is None:
+            # The step took it out of this user's view (staff escalating it above their own
+            # level): back to the inbox saying it was done, not a 404 for a step that worked.
+            flash(str(spec.done), "success")
+            return redirect_after_post(url_for(".inbox"))
         if not is_htmx():
             return redirect(url_for(".request_card", request_id=req.id, done=name), 303)
-        db.session.expire_all()
-        return _render_card(access.get_request_or_404(current_user, request_id), notice=spec.done)
+        return _render_card(done, notice=spec.done)
 
     view.__name__ = f"request_{name}"
     return view
