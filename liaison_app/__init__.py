@@ -94,8 +94,10 @@ def _select_locale() -> str:
 def _init_requests(app: Flask) -> None:
     @app.before_request
     def _start_write_transaction():
-        # Every state change is a POST; on SQLite it takes the write lock up front.
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        # Every state change is a POST; on SQLite it takes the write lock up front, unless
+        # the view takes it itself after slow work (extensions.writes_late).
+        view = app.view_functions.get(request.endpoint)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not getattr(view, "writes_late", False):
             begin_write()
 
     @app.after_request

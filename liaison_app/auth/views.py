@@ -6,6 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..extensions import writes_late
 from ..services import users
 from ..templating import is_htmx, redirect_after_post
 from . import bp, home_url
@@ -13,6 +14,7 @@ from .forms import LoginForm, PasswordForm
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@writes_late  # the password check runs outside the write lock (users.log_in takes it)
 def login():
     if request.method == "GET" and current_user.is_authenticated:
         return redirect(home_url(current_user))

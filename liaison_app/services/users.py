@@ -21,7 +21,7 @@ from flask import session
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
 
-from ..extensions import db
+from ..extensions import begin_write, db
 from ..models import Department, Deputy, Jurisdiction, PasswordReset, Role, User, utcnow
 from ..models.accounts import hash_token
 from ..models.people import password_hasher
@@ -135,10 +135,19 @@ def authenticate(login: str, password: str) -> Optional[User]:
 
 
 def log_in(user: User, *, remember: bool) -> None:
-    """Start a fresh session for the user (nothing of the old one is carried over)."""
+    """Start a fresh session for the user (nothing of the old one is carried over).
+
+    The password was checked in a read transaction; the write lock is taken only now, for the
+    short write of the login time (and of a hash that check_password upgraded)."""
+    upgraded = user.password_hash if sa.inspect(user).attrs.password_hash.history.has_changes() else None
+    db.session.rollback()  # end the read: a write transaction must start from fresh rows
+    begin_write()
+    user = db.session.get(User, user.id)
+    if upgraded:
+        user.password_hash = upgraded
     start_session(user, remember=remember)
     user.last_login_at = utcnow()
-    db.session.commit()  # also keeps a hash that check_password upgraded
+    db.session.commit()
     log.info("login %s", user.username)
 
 

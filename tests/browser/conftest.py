@@ -128,7 +128,12 @@ def watch(context, base_url: str, errors: list) -> None:
         page.on("console", lambda message: _console_error(message, errors))
 
     context.on("request", on_request)
-    context.on("requestfailed", lambda request: errors.append(f"failed request: {request.url} ({request.failure})"))
+    def on_failed(request):
+        # ERR_ABORTED: the browser itself cancelled it (the page moved on: a poll, the icon).
+        if "ERR_ABORTED" not in (request.failure or ""):
+            errors.append(f"failed request: {request.url} ({request.failure})")
+
+    context.on("requestfailed", on_failed)
     context.on("response", on_response)
     context.on("page", on_page)
 

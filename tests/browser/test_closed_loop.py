@@ -10,7 +10,6 @@ serious/critical, 44 px tap targets, links alone on a line) by `check`.
 """
 
 import io
-import re
 from datetime import timedelta
 
 import pytest
@@ -30,7 +29,6 @@ DESCRIPTION = "厂区门口的道路塌陷已有两周，货车进出困难，�
 ANSWER = "已安排施工队于本周六修复厂区门口路面，并加装排水沟。"
 NOT_SATISFIED = "路面只填了碎石，下雨后又出现坑洼。"
 CITY_ANSWER = "依据苏州市道路管理规定，已列入市级道路改造计划，明年三月前完工。"
-POLL_CANCELLED = re.compile(r"failed request: http://127\.0\.0\.1:\d+/desk/(unit)?\?[^ ]* \(net::ERR_ABORTED\)")
 DESKTOP = {"viewport": {"width": 1280, "height": 800}, "is_mobile": False, "has_touch": False}
 
 
@@ -38,14 +36,6 @@ DESKTOP = {"viewport": {"width": 1280, "height": 800}, "is_mobile": False, "has_
 def app_config():
     # As the browser tests' own (CSRF on), and the inbox asks for news every second.
     return {"WTF_CSRF_ENABLED": True, "INBOX_POLL_SECONDS": 1}
-
-
-@pytest.fixture(autouse=True)
-def polls_cut_short(js_errors):
-    """Leaving the inbox while its list is asking the server for news cancels that request:
-    expected (the browser does it on every navigation), so taken off the list of errors."""
-    yield
-    js_errors[:] = [e for e in js_errors if not POLL_CANCELLED.fullmatch(e)]
 
 
 @pytest.fixture
