@@ -93,7 +93,7 @@ def enterprise(enterprise_id):
 def enterprise_edit(enterprise_id):
     enterprise = _enterprise_or_404(enterprise_id)
     form = EnterpriseForm(obj=None if request.method == "POST" else enterprise)
-    choices = [SelectChoice(j.id, f"{'　' * j.level.rank}{j.name}") for j in scope.jurisdiction_choices(current_user)]
+    choices = scope.jurisdiction_select(current_user)
     if current_user.role is Role.ADMIN or enterprise.jurisdiction_id is None:
         choices.insert(0, SelectChoice("", _("(not known)")))
     form.jurisdiction.choices = choices

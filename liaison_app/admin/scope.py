@@ -8,6 +8,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 from flask import abort
+from wtforms import SelectChoice
 
 from .. import access
 from ..extensions import db
@@ -64,3 +65,13 @@ def jurisdiction_choices(user: User) -> list[Jurisdiction]:
     """Active jurisdictions this user manages, in tree order (by division code)."""
     query = sa.select(Jurisdiction).where(Jurisdiction.active).order_by(Jurisdiction.division_code)
     return list(db.session.scalars(limit_to_scope(user, query, Jurisdiction.id)))
+
+
+def jurisdiction_select(user: User, *, keeping: Optional[Jurisdiction] = None, blank=None) -> list[SelectChoice]:
+    """jurisdiction_choices() for a form's drop-down, indented by level; `keeping` stays offered
+    though since deactivated (editing a record that names it), `blank` is a first empty entry."""
+    choices = jurisdiction_choices(user)
+    if keeping is not None and keeping not in choices:
+        choices.insert(0, keeping)
+    options = [SelectChoice(j.id, f"{'　' * j.level.rank}{j.name}") for j in choices]
+    return [SelectChoice("", blank), *options] if blank is not None else options

@@ -151,8 +151,7 @@ def _fill_choices(form: UserForm) -> None:
         roles.insert(0, Role.ADMIN)
     choose = SelectChoice("", _("Choose…"))
     form.role.choices = [choose] + [SelectChoice(role.value, role.label) for role in roles]
-    form.jurisdiction.choices = [choose] + [
-        SelectChoice(j.id, f"{'　' * j.level.rank}{j.name}") for j in scope.jurisdiction_choices(current_user)]
+    form.jurisdiction.choices = scope.jurisdiction_select(current_user, blank=_("Choose…"))
     departments = scope.limit_to_scope(
         current_user, sa.select(Department).join(Jurisdiction).where(Department.active)
         .order_by(Jurisdiction.division_code, Department.name), Department.jurisdiction_id)

@@ -125,11 +125,8 @@ def campaign_parks():
 def _edit(campaign: VisitCampaign):
     """Validate → save_campaign → 303 to the campaign; refused input comes back with 422."""
     form = CampaignForm(obj=None if request.method == "POST" else campaign)
-    choices = scope.jurisdiction_choices(current_user)
-    if campaign.jurisdiction is not None and campaign.jurisdiction not in choices:
-        choices.insert(0, campaign.jurisdiction)  # since deactivated: editing keeps it
-    form.jurisdiction.choices = [SelectChoice("", _("Choose…"))] + [
-        SelectChoice(j.id, f"{'　' * j.level.rank}{j.name}") for j in choices]
+    form.jurisdiction.choices = scope.jurisdiction_select(current_user, keeping=campaign.jurisdiction,
+                                                          blank=_("Choose…"))
     if request.method == "GET":
         _fill_defaults(form, campaign)
     _set_park_choices(form, form.jurisdiction.data)

@@ -171,11 +171,8 @@ def _activity_or_404(activity_id: Optional[int]) -> Activity:
 def _edit(activity: Activity):
     """Validate → save_activity → 303 to the list; refused input comes back with 422."""
     form = ActivityForm(obj=None if request.method == "POST" else activity)
-    choices = scope.jurisdiction_choices(current_user)
-    if activity.jurisdiction is not None and activity.jurisdiction not in choices:
-        choices.insert(0, activity.jurisdiction)  # since deactivated: editing keeps it
-    form.jurisdiction.choices = [SelectChoice("", _("Choose…"))] + [
-        SelectChoice(j.id, f"{'　' * j.level.rank}{j.name}") for j in choices]
+    form.jurisdiction.choices = scope.jurisdiction_select(current_user, keeping=activity.jurisdiction,
+                                                          blank=_("Choose…"))
     if request.method == "GET":
         if activity.id:
             form.kind.data, form.jurisdiction.data = activity.kind.value, activity.jurisdiction_id

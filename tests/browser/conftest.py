@@ -8,6 +8,7 @@ The live server serves the test's `app` (so the database of the run, SQLite or
 PostgreSQL, emptied after each test) with CSRF protection on, as in production.
 """
 
+import json
 import os
 import re
 import shutil
@@ -161,6 +162,19 @@ def new_context(chromium, live_server, js_errors):
     yield make
     for context in contexts:
         context.close()
+
+
+def expect_browser_reported(page, js_errors, *fragments):
+    """Take the errors the browser is expected to log (a 422 answer, a dropped request) off the list."""
+    for _ in range(20):  # console messages reach the test a moment after the page logs them
+        if all(any(fragment in e for e in js_errors) for fragment in fragments):
+            break
+        page.wait_for_timeout(100)
+    for fragment in fragments:
+        matching = [e for e in js_errors if fragment in e]
+        assert matching, f"expected an error with {fragment!r} in {json.dumps(js_errors, ensure_ascii=False)}"
+        for error in matching:
+            js_errors.remove(error)
 
 
 def _console_error(message, errors):

@@ -1,6 +1,5 @@
 """A half-written filing survives a closed page or a dropped signal (static/js/draft.js)."""
 
-import json
 import time
 
 import pytest
@@ -8,6 +7,7 @@ import sqlalchemy as sa
 
 from liaison_app.extensions import db
 from liaison_app.models import Request
+from tests.browser.conftest import expect_browser_reported
 from tests.factories import make_qr_code
 
 pytestmark = pytest.mark.browser
@@ -263,15 +263,3 @@ def test_rows_of_a_draft_are_added_before_it_is_restored(page, live_server, quer
     assert [page.input_value(f"[name=problems-{row}-description]") for row in range(3)] == ["停电", "缺工", "道路"]
     assert page.locator("#rows input").count() == 3
 
-
-def expect_browser_reported(page, js_errors, *fragments):
-    """Take the errors the browser is expected to log (a failed request) off the list."""
-    for _ in range(20):  # console messages reach the test a moment after the page logs them
-        if all(any(fragment in e for e in js_errors) for fragment in fragments):
-            break
-        page.wait_for_timeout(100)
-    for fragment in fragments:
-        matching = [e for e in js_errors if fragment in e]
-        assert matching, f"expected an error with {fragment!r} in {json.dumps(js_errors, ensure_ascii=False)}"
-        for error in matching:
-            js_errors.remove(error)

@@ -1,7 +1,6 @@
 """Issue 7: with JavaScript disabled (an old phone, a strict browser, a script that failed to
 load) an enterprise files a request, mistakes and all, and a deputy claims it."""
 
-import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,6 +11,7 @@ from liaison_app.extensions import db
 from liaison_app.models import Request, RequestEvent
 from liaison_app.workflow import Action, Status
 from tests.browser.conftest import PHONE, accessibility_problems, small_tap_targets
+from tests.browser.conftest import expect_browser_reported
 from tests.factories import Tree, image_bytes, make_qr_code, valid_uscc
 
 pytestmark = pytest.mark.browser
@@ -64,18 +64,6 @@ def no_js(new_context):
 def photo(name="road.jpg"):
     return {"name": name, "mimeType": "image/jpeg", "buffer": image_bytes(size=(320, 240))}
 
-
-def expect_browser_reported(page, js_errors, *fragments):
-    """Take the errors the browser is expected to log (a 422 answer) off the list."""
-    for _ in range(20):  # console messages reach the test a moment after the page logs them
-        if all(any(fragment in e for e in js_errors) for fragment in fragments):
-            break
-        page.wait_for_timeout(100)
-    for fragment in fragments:
-        matching = [e for e in js_errors if fragment in e]
-        assert matching, f"expected an error with {fragment!r} in {json.dumps(js_errors, ensure_ascii=False)}"
-        for error in matching:
-            js_errors.remove(error)
 
 
 def log_in(page, username, password="correct horse battery"):
