@@ -57,5 +57,10 @@ def timed(client, path: str, rounds: int) -> tuple[float, float, int]:
         samples.append((time.perf_counter() - start) * 1000)
         assert response.status_code == 200, (path, response.status_code)
         size = len(response.data)
-    samples.sort()
-    return statistics.median(samples), samples[math.ceil(len(samples) * 0.95) - 1], size
+    return (*percentiles(samples), size)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """p50 and p95 (nearest rank) of some timings."""
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[math.ceil(len(ordered) * 0.95) - 1]

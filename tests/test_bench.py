@@ -31,3 +31,30 @@ def test_the_oversight_benchmark_runs():
     output = quick_run("oversight.py")
     assert "built 2000 requests" in output
     assert "monthly report" in output and "province" in output
+
+
+def test_the_pages_benchmark_runs_and_checks_its_budgets():
+    output = quick_run("pages.py")
+    assert "QR landing page, deputy's code" in output and "file a request, no photo (POST)" in output
+    assert "request card" in output
+    verdicts = [line for line in output.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert len(verdicts) == 8  # two landing pages, the filing, four inbox tabs, the card
+
+
+def test_a_generated_block_is_replaced_and_the_prose_around_it_kept(tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    import report
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\nHand-written prose.\n", encoding="utf-8")
+    report.write_doc("pages", "| first | run |", doc=doc)
+    text = doc.read_text(encoding="utf-8")
+    doc.write_text(text + "\nMore prose after the block.\n", encoding="utf-8")
+    report.write_doc("pages", "| second | run |", doc=doc)
+    report.write_doc("throughput", "rps", doc=doc)
+    text = doc.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks\n\nHand-written prose.\n")
+    assert "More prose after the block." in text
+    assert "| second | run |" in text and "| first | run |" not in text
+    assert text.count("<!-- begin generated: pages -->") == 1 and text.count("<!-- end generated: pages -->") == 1
+    assert text.index("More prose after the block.") < text.index("<!-- begin generated: throughput -->")
