@@ -5,7 +5,8 @@ as the staff of the largest county and of the province.
     .venv/bin/python bench/oversight.py [--requests 1000000] [--fraction F] [--database-url URL] [--quick]
 
 Uses a temporary SQLite database unless --database-url is given; a database given there is
-emptied (drop_all) before and after: point it at a scratch database.
+emptied (drop_all) before and after: point it at a scratch database. With --reuse the data set
+already in the database is timed and left as it is (never dropped).
 """
 
 import argparse
@@ -88,7 +89,7 @@ def main():
             p50, p95, size = timed(client, path, args.rounds)
             print(f"{who:8} {label:30} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   {size / 1024:6.1f} KB"
                   f"   ({time.perf_counter() - started:.1f} s)")
-    if not args.keep:
+    if not (args.keep or args.reuse):  # a data set we did not build is never dropped
         drop(app)
 
 
