@@ -117,6 +117,10 @@ def load_config(app, test_config=None):
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["DATABASE_URL"])
     if not app.config.get("UPLOAD_FOLDER"):
         app.config["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
+    # Uploads under static/ would be served by the web server as they are, to anyone.
+    uploads, static = (os.path.realpath(p) for p in (app.config["UPLOAD_FOLDER"], app.static_folder))
+    if os.path.commonpath([uploads, static]) == static:
+        raise ConfigError(f"UPLOAD_FOLDER ({uploads}) must not lie under the static folder ({static}).")
     app.config["PUBLIC_BASE_URL"] = app.config["PUBLIC_BASE_URL"].rstrip("/")
 
     if not app.config.get("SECRET_KEY"):

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Callable
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -12,7 +12,7 @@ from .. import access
 from ..extensions import db
 from ..models import Attachment, Category, Department, Outcome, Request, Role
 from ..services import workflow as wf
-from ..services.photos import upload_path
+from ..services.photos import send_photo
 from ..templating import is_htmx, redirect_after_post
 from ..workdays import response_due_on, today_local
 from ..workflow import Action, Status, WorkflowError
@@ -70,8 +70,8 @@ def request_photo(request_id, attachment_id):
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None or attachment.request_id != req.id:
         abort(404)
-    return send_file(upload_path(attachment.stored_name), mimetype=attachment.content_type,
-                     download_name=f"{req.reference}-{attachment.id}.jpg", max_age=0)
+    return send_photo(attachment.stored_name, attachment.content_type, f"{req.reference}-{attachment.id}",
+                      max_age=0)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ officers have none (403). Unknown or foreign ids are 404.
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -21,7 +21,7 @@ from ..extensions import db
 from ..models import Category, Request, Role, Visit, VisitForm, VisitPhoto
 from ..public.forms import new_idempotency_key
 from ..services import visits as visit_service
-from ..services.photos import process_uploads, upload_path
+from ..services.photos import process_uploads, send_photo
 from ..templating import is_htmx, redirect_after_post
 from ..validators import InvalidValue
 from ..workdays import today_local
@@ -136,8 +136,7 @@ def visit_photo(visit_id, photo_id):
     photo = db.session.get(VisitPhoto, photo_id)
     if photo is None or photo.visit_id != visit.id:
         abort(404)
-    return send_file(upload_path(photo.stored_name), mimetype=photo.content_type,
-                     download_name=f"visit-{visit.id}-{photo.id}.jpg", max_age=0)
+    return send_photo(photo.stored_name, photo.content_type, f"visit-{visit.id}-{photo.id}", max_age=0)
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -18,7 +17,7 @@ from flask_babel import gettext as _
 from ..extensions import db
 from ..models import Attachment, QRCode, Rating, Request
 from ..services import receptions
-from ..services.photos import process_uploads, upload_path
+from ..services.photos import process_uploads, send_photo
 from ..services.qr import record_scan
 from ..services.requests import Filing, add_information, file_request, withdraw_request
 from ..services.workflow import close_if_unrated, rate_request
@@ -225,15 +224,8 @@ def tracking_photo(token, attachment_id):
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None or attachment.request_id != req.id:
         abort(404)
-    response = send_file(
-        upload_path(attachment.stored_name),
-        mimetype=attachment.content_type,
-        download_name=f"{req.reference}-{attachment.id}.jpg",
-        max_age=3600,
-    )
-    response.cache_control.private = True
-    response.cache_control.public = False
-    return response
+    return send_photo(attachment.stored_name, attachment.content_type, f"{req.reference}-{attachment.id}",
+                      max_age=3600)
 
 
 def _tracked_or_404(token) -> Request:
@@ -314,4 +306,5 @@ def deputy_photo(deputy_id):
     deputy = db.session.get(Deputy, deputy_id)
     if deputy is None or not deputy.photo or not deputy.active:
         abort(404)
-    return send_file(upload_path(deputy.photo), mimetype="image/jpeg", max_age=86400)
+    # Portraits are always re-encoded as JPEG (services.photos.process_portrait); public.
+    return send_photo(deputy.photo, "image/jpeg", f"deputy-{deputy.id}", max_age=86400, private=False)

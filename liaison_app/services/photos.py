@@ -8,7 +8,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable
 
-from flask import current_app
+from flask import current_app, send_file
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -17,6 +17,8 @@ from ..validators import InvalidValue
 from ..workdays import now_local
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+# The content types a stored photo may be served as, with the extension of its download name.
+SERVED_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
 @dataclass
@@ -105,6 +107,25 @@ def process_portrait(upload) -> ProcessedPhoto:
 
 def upload_path(stored_name: str) -> str:
     return os.path.join(current_app.config["UPLOAD_FOLDER"], stored_name)
+
+
+def send_photo(stored_name: str, content_type: str, name: str, *, max_age: int, private: bool = True):
+    """Serve a stored photo inline under a generated download name whose extension follows its
+    content type (`name` is ours, never the uploader's). A content type that is not a photo's
+    (a tampered row) is sent as an opaque download, so a browser never renders it as a page."""
+    extension = SERVED_TYPES.get(content_type)
+    response = send_file(
+        upload_path(stored_name),
+        mimetype=content_type if extension else "application/octet-stream",
+        as_attachment=extension is None,
+        download_name=f"{name}.{extension or 'bin'}",
+        max_age=max_age,
+    )
+    if private:  # a proxy must not keep it for someone else
+        response.cache_control.private = True
+        response.cache_control.public = False
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def write_photo(photo: ProcessedPhoto) -> str:
