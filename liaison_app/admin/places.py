@@ -5,6 +5,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from ..extensions import db
@@ -164,7 +165,9 @@ def department_edit(department_id=None):
 
 @bp.get("/deputies")
 def deputies():
-    query = sa.select(Deputy).order_by(Deputy.congress_jurisdiction_id, Deputy.name)
+    # Each line names the deputy's stations: loaded for the whole page at once.
+    query = (sa.select(Deputy).options(selectinload(Deputy.stations))
+             .order_by(Deputy.congress_jurisdiction_id, Deputy.name))
     q = (request.args.get("q") or "").strip()
     if q:
         query = query.where(Deputy.name.contains(q))
