@@ -26,7 +26,7 @@ def create_app(test_config=None) -> Flask:
     _init_extensions(app)
     _init_requests(app)
 
-    from . import admin, auth, desk, errors, health, oversight, public, templating
+    from . import admin, auth, desk, errors, health, oversight, public, security, templating
 
     app.register_blueprint(public.bp)
     app.register_blueprint(desk.bp)
@@ -35,6 +35,7 @@ def create_app(test_config=None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     errors.register(app)
+    security.register(app)
     templating.register(app)
 
     from .cli import register as register_cli
@@ -105,12 +106,11 @@ def _init_requests(app: Flask) -> None:
         chosen = request.args.get("lang")
         if chosen in app.config["LANGUAGES"]:
             response.set_cookie(
-                app.config["LANGUAGE_COOKIE"], chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+                app.config["LANGUAGE_COOKIE"], chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                secure=app.config["SESSION_COOKIE_SECURE"],
             )
         response.vary.add("HX-Request")
         response.vary.add("Cookie")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
     @app.context_processor

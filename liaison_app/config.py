@@ -2,6 +2,7 @@
 
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 # Settings read from the environment when present (strings; see _coerce).
 ENV_SETTINGS = (
@@ -13,6 +14,14 @@ ENV_SETTINGS = (
     "SESSION_COOKIE_SECURE",
     "NOTIFIER",
     "NOTIFY_WEBHOOK_URL",
+    # Security (liaison_app/security.py)
+    "HSTS_MAX_AGE",
+    "PROXY_FIX_X_FOR",
+    "PROXY_FIX_X_PROTO",
+    "PROXY_FIX_X_HOST",
+    "PROXY_FIX_X_PORT",
+    "PROXY_FIX_X_PREFIX",
+    "ALLOW_DEBUG",
 )
 
 
@@ -78,7 +87,9 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = 12 * 3600
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = False
+    # None: Secure when PUBLIC_BASE_URL is https:// (see load_config). The language and
+    # my_requests cookies follow it too.
+    SESSION_COOKIE_SECURE = None
     # "Remember me" on a deputy's phone; REMEMBER_COOKIE_SECURE follows SESSION_COOKIE_SECURE
     # unless set (see load_config).
     REMEMBER_COOKIE_DURATION = timedelta(days=30)
@@ -91,8 +102,24 @@ class Defaults:
     MY_REQUESTS_LIFETIME = timedelta(days=730)
     LANGUAGE_COOKIE = "lang"
 
+    # Security (liaison_app/security.py). Behind a reverse proxy, the number of proxies that
+    # set each X-Forwarded-* header (werkzeug's ProxyFix); 0 trusts none of them. With nginx
+    # in front: PROXY_FIX_X_FOR=1 and PROXY_FIX_X_PROTO=1.
+    PROXY_FIX_X_FOR = 0
+    PROXY_FIX_X_PROTO = 0
+    PROXY_FIX_X_HOST = 0
+    PROXY_FIX_X_PORT = 0
+    PROXY_FIX_X_PREFIX = 0
+    # Strict-Transport-Security on answers over HTTPS; 0 sends none.
+    HSTS_MAX_AGE = 365 * 24 * 3600
+    # Debug mode (FLASK_DEBUG=1, DEBUG = True) shows stack traces: it is refused unless the app
+    # is served at a local address (PUBLIC_BASE_URL http://127.0.0.1 or localhost) or this is set.
+    ALLOW_DEBUG = False
 
-def _coerce(value: str):
+
+def _coerce(value: str, default=None):
+    if isinstance(default, int) and not isinstance(default, bool):
+        return int(value)  # a ValueError names the value; load_config names the setting
     lowered = value.strip().lower()
     if lowered in {"true", "1", "yes", "on"}:
         return True
@@ -107,10 +134,16 @@ def load_config(app, test_config=None):
     app.config.from_pyfile("config.py", silent=True)
     for name in ENV_SETTINGS:
         if name in os.environ:
-            app.config[name] = _coerce(os.environ[name])
+            try:
+                app.config[name] = _coerce(os.environ[name], app.config.get(name))
+            except ValueError:
+                raise ConfigError(f"{name} must be a whole number, not {os.environ[name]!r}.") from None
     if test_config:
         app.config.update(test_config)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_BASE_URL"].startswith("https://")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
+    _refuse_debug_in_production(app)
 
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "liaison.sqlite")
@@ -131,6 +164,19 @@ def load_config(app, test_config=None):
                 "SECRET_KEY is not set. Set the SECRET_KEY environment variable or put "
                 "SECRET_KEY = '...' in instance/config.py (make run writes one for you)."
             )
+
+
+def _refuse_debug_in_production(app) -> None:
+    """Debug mode shows stack traces (and `flask run --debug` an interactive console): only on
+    a developer's own machine, never because FLASK_DEBUG or DEBUG was left on in production."""
+    if not app.debug or app.testing or app.config["ALLOW_DEBUG"]:
+        return
+    host = urlsplit(app.config["PUBLIC_BASE_URL"]).hostname or ""
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        raise ConfigError(
+            f"Debug mode is on (FLASK_DEBUG or DEBUG) while the app is served at {app.config['PUBLIC_BASE_URL']}. "
+            "Debug mode shows stack traces to users: turn it off, or set ALLOW_DEBUG=true on a test server."
+        )
 
 
 def normalise_database_url(url: str) -> str:

@@ -203,7 +203,7 @@ def test_remember_me_sets_an_httponly_lax_cookie_for_30_days(client):
 
     cookie = set_cookies(response)["remember_token"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    assert "Secure" not in cookie  # local http by default
+    assert "Secure" in cookie  # the tests' PUBLIC_BASE_URL is https (tests/test_security_headers.py: http)
     expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", cookie).group(1))
     assert abs(expires - datetime.now(timezone.utc) - timedelta(days=30)) < timedelta(minutes=1)
 
