@@ -1,6 +1,5 @@
 """码上找代表 (Deputy Liaison): the app factory."""
 
-import logging
 import os
 
 from flask import Flask, current_app, has_request_context, redirect, request
@@ -8,6 +7,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_url
 
+from . import logs
 from .config import ConfigError, load_config
 from .extensions import babel, begin_write, configure_sqlite, csrf, db, login_manager, migrate
 
@@ -20,6 +20,7 @@ def create_app(test_config=None) -> Flask:
     """config → extensions → blueprints → error handlers → cli."""
     app = Flask(__name__, instance_path=os.path.join(REPO_ROOT, "instance"), instance_relative_config=True)
     load_config(app, test_config)
+    logs.install(app)
     os.makedirs(app.instance_path, exist_ok=True)
     os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
 
@@ -35,6 +36,7 @@ def create_app(test_config=None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     errors.register(app)
+    logs.register(app)
     security.register(app)
     templating.register(app)
 
@@ -117,5 +119,3 @@ def _init_requests(app: Flask) -> None:
     def _locale_context():
         locale = get_locale()
         return {"html_lang": "zh-CN" if locale and locale.language == "zh" else "en"}
-
-    logging.getLogger("liaison").setLevel(logging.INFO)

@@ -22,6 +22,10 @@ ENV_SETTINGS = (
     "PROXY_FIX_X_PORT",
     "PROXY_FIX_X_PREFIX",
     "ALLOW_DEBUG",
+    # Logs and privacy (liaison_app/logs.py, services/retention.py)
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "CONTACT_RETENTION_MONTHS",
 )
 
 
@@ -71,6 +75,26 @@ class Defaults:
     NOTIFY_RETRY_SECONDS = 60  # the first retry's delay; it doubles with each attempt
     # Try to send right after the commit; `flask notify-retry` (cron) sends the rest.
     NOTIFY_DELIVER_IMMEDIATELY = True
+
+    # Logs and privacy (liaison_app/logs.py, services/retention.py). Every line: UTC time, level,
+    # logger, user (id:username or anonymous), client IP, message; phone numbers and USCCs
+    # masked, line breaks escaped. LOG_LEVEL is the app's loggers' ("liaison.*") level.
+    LOG_LEVEL = "INFO"
+    LOG_FORMAT = None  # None: logs.DEFAULT_FORMAT; the fields user and ip are available
+    LOG_TO_STDERR = None  # None: on, except under TESTING (pytest's caplog takes the records)
+    # Contact names and phones of requests closed or withdrawn more than this many months ago
+    # are anonymised by `flask anonymise-closed` (cron, daily). None or 0: kept.
+    CONTACT_RETENTION_MONTHS = 24
+
+    # Compression (flask-compress, see extensions.py): text answers over ~500 bytes go out
+    # brotli-compressed (gzip for clients without br); photos, XLSX and PDF never (already
+    # compressed). Static files are streamed, which flask-compress does without gzip's wrapper.
+    COMPRESS_MIMETYPES = ["text/html", "text/css", "text/javascript", "application/javascript",
+                          "application/json", "image/svg+xml"]
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_ALGORITHM_STREAMING = ["br", "gzip"]
+    COMPRESS_MIN_SIZE = 500
+    COMPRESS_BR_LEVEL = 5
 
     # Three photos of at most 8 MB each plus the text fields; a bigger body is refused
     # with 413 before it is read.

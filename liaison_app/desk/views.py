@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from .. import access
+from .. import access, logs
 from ..extensions import db
 from ..models import Attachment, Category, Department, Outcome, Request, Role
 from ..services import workflow as wf
@@ -233,6 +233,9 @@ def _render_card(req, *, forms=None, open_action=None, problem=None, notice=None
     done = request.args.get("done")
     if notice is None and done in ACTIONS:
         notice = ACTIONS[done].done
+    show_contact = access.may_see_contact(current_user, req)
+    if show_contact and req.contact_phone and current_user.role in (Role.STAFF, Role.ADMIN):
+        logs.contact_shown(req, current_user)
     context = dict(
         req=req,
         action_forms=action_forms,
@@ -240,7 +243,7 @@ def _render_card(req, *, forms=None, open_action=None, problem=None, notice=None
         open_action=open_action,
         problem=problem,
         notice=notice,
-        show_contact=access.may_see_contact(current_user, req),
+        show_contact=show_contact,
         came_from=access.came_from(req),
         today=today_local(),
     )
