@@ -160,7 +160,7 @@ def create_user_command(username: str, role: str, phone: Optional[str], display_
         # The validators' messages are translatable; a terminal gets them in English.
         with force_locale("en"):
             user = _build_user(username, chosen, phone, display_name, division_code, department_id, deputy_id)
-        user.set_password(_read_password(password_stdin))
+        user.set_password(_read_password(password_stdin, user_service.account_names(user)))
         db.session.add(user)
         db.session.commit()
     except IntegrityError:
@@ -215,12 +215,12 @@ def _found(row, missing: str):
     return row
 
 
-def _read_password(from_stdin: bool) -> str:
+def _read_password(from_stdin: bool, names: tuple) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    problem = user_service.password_problem(password)
+    problem = user_service.password_problem(password, names=names)
     if problem:
         with force_locale("en"):
             raise click.ClickException(str(problem))

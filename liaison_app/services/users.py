@@ -31,6 +31,7 @@ log = logging.getLogger("liaison.auth")
 admin_log = logging.getLogger("liaison.admin")
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
+PASSWORD_MIN_DISTINCT = 4  # different characters: 88888888 and 12121212 are refused
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,39}")
 DISPLAY_NAME_MAX = 40
 # What each role's account is tied to: the jurisdiction a staff member works for, an
@@ -175,7 +176,7 @@ def change_password(user: User, current: str, new: str) -> None:
     errors = {}
     if not user.check_password(current):
         errors["current_password"] = _l("The current password is not correct.")
-    problem = password_problem(new)
+    problem = password_problem(new, names=account_names(user))
     if problem:
         errors["new_password"] = problem
     elif new == current:
@@ -190,14 +191,47 @@ def change_password(user: User, current: str, new: str) -> None:
     log.info("password changed by %s", user.username)
 
 
-def password_problem(password: str):
+def password_problem(password: str, *, names=()):
     """What is wrong with a new password, or None: the one rule for every way of setting one
-    (changing it, a reset link or code, the CLI)."""
+    (changing it, a reset link or code, the CLI).
+
+    `names` are what identifies the account (username, phone number, the login typed): a
+    password equal to one of them is refused, as are the 30,000 passwords people choose most
+    often (the list zxcvbn ships, compared without case) and passwords of very few distinct
+    characters (88888888, 123123123), which that list misses.
+    """
     if len(password) < PASSWORD_MIN:
         return _l("Please use at least %(min)d characters.", min=PASSWORD_MIN)
     if len(password) > PASSWORD_MAX:
         return _l("Please use at most %(max)d characters.", max=PASSWORD_MAX)
+    if any(_same_identity(password, name) for name in names if name):
+        return _l("Your password must not be your username or phone number.")
+    if password.lower() in _common_passwords() or len(set(password)) < PASSWORD_MIN_DISTINCT:
+        return _l("This password is one of the most common ones and easy to guess. Please choose another.")
     return None
+
+
+def account_names(user) -> tuple:
+    """What identifies an account, which its password must not be."""
+    return (user.username, user.phone)
+
+
+def _same_identity(password: str, name: str) -> bool:
+    """The password is the username (any case) or the phone number (in any usual spelling)."""
+    if password.strip().lower() == name.strip().lower():
+        return True
+    try:
+        return normalise_phone(password) == normalise_phone(name)
+    except InvalidValue:
+        return False
+
+
+@cache
+def _common_passwords() -> frozenset:
+    # Loaded on first use (a few MB): only the entries long enough to pass the length rule.
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(word for word in FREQUENCY_LISTS["passwords"] if len(word) >= PASSWORD_MIN)
 
 
 # --- creating accounts -------------------------------------------------------------------
@@ -377,12 +411,12 @@ def open_reset(token: str) -> Optional[PasswordReset]:
 def set_password_with_link(token: str, new: str) -> User:
     """The user opened the link and chose a password: it is set, every session of the
     user ends, and the link is used up. ResetLinkInvalid if it no longer works."""
-    problem = password_problem(new)
-    if problem:
-        raise ResetRejected({"new_password": problem})
     reset = open_reset(token)
     if reset is None:
         raise ResetLinkInvalid()
+    problem = password_problem(new, names=account_names(reset.user))
+    if problem:
+        raise ResetRejected({"new_password": problem})
     return _redeem(reset, new, via="link")
 
 
@@ -393,7 +427,7 @@ def set_password_with_code(login: str, code: str, new: str) -> User:
     RESET_CODE_TRIES; at the limit the reset is void (the link too). A wrong username and a
     wrong code get the same answer, so the form tells nobody who has a reset pending.
     """
-    problem = password_problem(new)
+    problem = password_problem(new, names=(login,))
     if problem:
         raise ResetRejected({"new_password": problem})
     code = "".join(code.split())
@@ -411,6 +445,11 @@ def set_password_with_code(login: str, code: str, new: str) -> User:
         db.session.commit()
         log.warning("wrong reset code for %s (%d tries left)", user.username, tries_left)
         raise ResetRejected({"code": _WRONG_CODE if tries_left > 0 else _CODE_VOID})
+    # Only now, with the right code, may the answer tell that the password is the account's name.
+    problem = password_problem(new, names=account_names(user))
+    if problem:
+        db.session.rollback()  # the right code is not a wasted try
+        raise ResetRejected({"new_password": problem})
     return _redeem(reset, new, via="code")
 
 
