@@ -21,6 +21,13 @@
     if (error) error.textContent = message;
   });
 
+  // A server error (5xx) that htmx showed in #request-error (base.html) goes away once a form
+  // is sent again; polls and inline checks leave it.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var box = document.getElementById("request-error");
+    if (box && event.detail.elt && event.detail.elt.tagName === "FORM") box.replaceChildren();
+  });
+
   // After htmx swaps in a form with errors, take the user to the first one.
   document.addEventListener("htmx:afterSwap", function (event) {
     var invalid = event.target.querySelector && event.target.querySelector("[aria-invalid=true]");
