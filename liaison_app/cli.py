@@ -30,6 +30,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(notify_retry_command)
     app.cli.add_command(calendar_day_group)
     app.cli.add_command(close_unrated_command)
+    app.cli.add_command(anonymise_closed_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
 
@@ -312,6 +313,33 @@ def close_unrated_command() -> None:
     begin_write()
     closed = close_unrated()
     click.echo(f"{closed} request(s) closed without a rating.")
+
+
+# --- flask anonymise-closed ----------------------------------------------------------------
+
+
+@click.command("anonymise-closed")
+@click.option("--months", type=click.IntRange(min=0),
+              help="Override CONTACT_RETENTION_MONTHS (0: keep everything).")
+@click.option("--dry-run", is_flag=True, help="Only count the requests that would be anonymised.")
+@with_appcontext
+def anonymise_closed_command(months: Optional[int], dry_run: bool) -> None:
+    """Anonymise the contact details of requests closed or withdrawn more than
+    CONTACT_RETENTION_MONTHS months ago (cron, daily). Running it again changes nothing."""
+    from .services import retention
+
+    try:
+        result = retention.anonymise_closed(months=months, dry_run=dry_run)
+    except retention.RetentionError as error:
+        raise click.ClickException(str(error)) from None
+    if result.cutoff is None:
+        click.echo("Contact details are kept: CONTACT_RETENTION_MONTHS is not set (or 0). Nothing was changed.")
+    elif dry_run:
+        click.echo(f"Dry run: {result.requests} request(s) closed before {result.cutoff:%Y-%m-%d %H:%M} UTC "
+                   "would be anonymised. Nothing was changed.")
+    else:
+        click.echo(f"{result.requests} request(s) closed before {result.cutoff:%Y-%m-%d %H:%M} UTC anonymised; "
+                   f"contact details removed from {result.notes} note(s) of their trails.")
 
 
 # --- flask backup / flask restore ------------------------------------------------------------

@@ -100,6 +100,7 @@ class Action(StrEnum):
     LEAVE_CASE = "leave_case"
     MARK_TYPICAL = "mark_typical"  # 典型案例
     UNMARK_TYPICAL = "unmark_typical"
+    ANONYMISE = "anonymise"  # contact details removed after the retention period (services/retention.py)
 
 
 ACTION_LABELS = {
@@ -131,6 +132,7 @@ ACTION_LABELS = {
     Action.LEAVE_CASE: _l("Taken out of its case"),
     Action.MARK_TYPICAL: _l("Marked as a typical case"),
     Action.UNMARK_TYPICAL: _l("No longer a typical case"),
+    Action.ANONYMISE: _l("Contact details deleted after the retention period"),
 }
 
 ACTOR_LABELS = {
@@ -192,6 +194,9 @@ for _status in Status:
     TRANSITIONS[(_status, Action.UNMARK_TYPICAL)] = _t(None, Actor.STAFF)
 # 典型案例: written up once closed (solved: the service checks the outcome).
 TRANSITIONS[(Status.CLOSED, Action.MARK_TYPICAL)] = _t(None, Actor.STAFF)
+# 个人信息保护: the contact details of a request closed long ago are anonymised by the system.
+TRANSITIONS[(Status.CLOSED, Action.ANONYMISE)] = _t(None, Actor.SYSTEM)
+TRANSITIONS[(Status.WITHDRAWN, Action.ANONYMISE)] = _t(None, Actor.SYSTEM)
 
 
 class WorkflowError(Exception):
