@@ -1,11 +1,8 @@
 """Template helpers: htmx detection, DOM ids, and local formatting."""
 
-import functools
-import hashlib
-import os
 from urllib.parse import quote
 
-from flask import Flask, current_app, make_response, redirect, request
+from flask import Flask, make_response, redirect, request
 from flask_babel import format_date, format_datetime, get_locale, gettext, ngettext
 
 from .validators import display_phone, mask_phone
@@ -65,25 +62,7 @@ def days_left(due, today) -> str:
     return ngettext("%(num)d day overdue", "%(num)d days overdue", -delta)
 
 
-def static_version(endpoint: str, values: dict) -> None:
-    """?v=<content hash> on every static URL: nginx caches static files for a month
-    (deploy/nginx.conf.example), and a release that changes a file changes its URL."""
-    if endpoint == "static" and "filename" in values and "v" not in values:
-        path = os.path.join(current_app.static_folder, values["filename"])
-        try:
-            values["v"] = _content_hash(path, os.stat(path).st_mtime_ns)
-        except OSError:
-            pass
-
-
-@functools.lru_cache(maxsize=256)
-def _content_hash(path: str, mtime_ns: int) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()[:10]
-
-
 def register(app: Flask) -> None:
-    app.url_defaults(static_version)
     app.jinja_env.globals.update(
         dom_id=dom_id,
         action_labels=ACTION_LABELS,
