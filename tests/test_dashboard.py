@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from liaison_app import access
 from liaison_app.extensions import db
@@ -15,7 +16,9 @@ from liaison_app.models import Category, Jurisdiction, Outcome, Rating, Role, ut
 from liaison_app.services import stats
 from liaison_app.workdays import today_local
 from liaison_app.workflow import Status
-from tests.factories import Tree, make_department, make_jurisdiction, make_request, make_station, make_user
+from tests.factories import (
+    Tree, make_department, make_deputy, make_jurisdiction, make_request, make_station, make_user,
+)
 from tests.test_desk import login
 
 PERIOD = stats.Period(date(2025, 3, 1), date(2025, 5, 31))
@@ -358,3 +361,54 @@ def test_the_number_of_queries_does_not_grow_with_the_requests(app, tree):
 
     assert few == many
     assert many <= 12
+
+
+# --- bounded breakdowns --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def crowded(tree, monkeypatch):
+    """Four stations, five deputies and three ranked departments, with room for two lines each."""
+    monkeypatch.setattr(stats, "TOP_ROWS", 2)
+    monkeypatch.setattr(stats, "DEPUTY_BATCH", 2)  # the quickest claimants are looked up two at a time
+    stations = [tree.station, tree.other_station,
+                *(make_station(name=f"{name}代表联络站", jurisdiction=tree.township) for name in ("璜泾镇", "城厢镇"))]
+    claimants = [tree.staff["township"], tree.outsider_user, tree.colleague_user, tree.deputy_user,
+                 make_user(Role.DEPUTY, deputy=make_deputy(tree.station, name="张伟"))]
+    units = [make_department(name=name, jurisdiction=tree.county) for name in ("人社局", "住建局", "卫健委")]
+    for index, (station, count) in enumerate(zip(stations, (4, 3, 2, 1))):
+        for i in range(count):
+            closed(tree, filed="2025-04-01 02:00", claim_hours=1 + index, close_days=2, station=station,
+                   claimant=claimants[index + (i % 2)])
+    closed(tree, filed="2025-04-01 02:00", claim_hours=9, close_days=2, station=stations[3], claimant=claimants[4])
+    for unit, late in zip(units, (0, 1, 2)):
+        for i in range(5):
+            request_at(tree.station, created_at=utc("2025-04-02 02:00"), department=unit, due_on=date(2025, 4, 10),
+                       replied_at=utc("2025-04-10 02:00") + timedelta(days=1 if i < late else 0), status=Status.REPLIED)
+    return tree
+
+
+def test_a_breakdown_shows_its_busiest_lines_and_sums_the_others(app, crowded):
+    report = stats.dashboard(access.subtree_ids(crowded.county.id), PERIOD)
+
+    assert [(row.label, row.figures.collected) for row in report.by_station[:2]] == [
+        ("沙溪镇代表联络站", 4 + 15), ("浏河镇代表联络站", 3)]
+    others = report.by_station[2]
+    with force_locale("en"):
+        assert (others.key, str(others.label), others.figures.collected) == (stats.OTHERS, "2 other stations", 4)
+    assert others.figures.median_days_to_claim is None  # medians do not add up
+    assert [row.label for row in report.departments] == ["人社局", "住建局"] and report.more_departments == 1
+    # Staff claim quickest but are not ranked; then the two quickest deputies, looked up two at a time.
+    assert [(d.name, d.claimed, round(d.median_hours_to_claim, 3)) for d in report.deputies] == [
+        ("陈立新", 4, 1.5), ("刘春梅", 2, 2.5)]
+    assert report.more_deputies
+
+
+def test_the_page_says_what_it_left_out(app, crowded):
+    _response, page = page_of(app, crowded.staff["county"], QUERY + "&lang=en")
+
+    assert table_rows(page, "chart-by-station-table", "collected") == {
+        "沙溪镇代表联络站": "19", "浏河镇代表联络站": "3", "2 other stations": "4"}
+    assert "2 other stations" in page and 'id="stations-others-note"' in page
+    assert "1 more department is in the league below these." in page
+    assert "Only the 2 quickest deputies are shown." in page

@@ -32,7 +32,7 @@ def dashboard():
     template = "oversight/dashboard/_results.html" if is_htmx() else "oversight/dashboard/index.html"
     return render_template(template, report=report, jurisdiction=jurisdiction, period=period, problem=problem,
                            choices=scope.jurisdiction_choices(current_user), charts=charts,
-                           league_minimum=stats.LEAGUE_MINIMUM)
+                           league_minimum=stats.LEAGUE_MINIMUM, top_rows=stats.TOP_ROWS)
 
 
 def _chosen_jurisdiction() -> Optional[Jurisdiction]:
