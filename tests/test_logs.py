@@ -265,3 +265,14 @@ def test_a_change_that_was_rolled_back_is_not_logged(app, tree, log_lines):
     db.session.rollback()
     assert log_lines.matching(f"(id {req.id}) claim") == []
     assert fresh(req).status == "submitted"
+
+
+class TestBehindAProxy:
+    @pytest.fixture
+    def app_config(self):
+        return {"PROXY_FIX_X_FOR": 1}
+
+    def test_the_ip_is_the_client_the_proxy_names(self, client, log_lines):
+        client.post("/login", data={"login": "nobody", "password": "wrong password!"},
+                    headers={"X-Forwarded-For": "198.51.100.23"}, **at("10.0.0.2"))
+        assert "ip=198.51.100.23 " in log_lines.one("failed login")
