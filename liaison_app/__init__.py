@@ -9,7 +9,7 @@ from flask_login import login_url
 
 from . import logs
 from .config import ConfigError, load_config
-from .extensions import babel, begin_write, configure_sqlite, csrf, db, login_manager, migrate
+from .extensions import babel, begin_write, compress, configure_sqlite, csrf, db, login_manager, migrate
 
 __all__ = ["create_app", "ConfigError"]
 
@@ -55,6 +55,9 @@ def _init_extensions(app: Flask) -> None:
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
     migrate.init_app(app, db, directory=os.path.join(REPO_ROOT, "migrations"))
     csrf.init_app(app)
+    # Registered before the after-request hooks of the app and its blueprints, so it runs after
+    # them: it compresses the finished answer and adds Accept-Encoding to the Vary they set.
+    compress.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Asia/Shanghai")
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -111,8 +114,9 @@ def _init_requests(app: Flask) -> None:
                 app.config["LANGUAGE_COOKIE"], chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
                 secure=app.config["SESSION_COOKIE_SECURE"],
             )
-        response.vary.add("HX-Request")
-        response.vary.add("Cookie")
+        if request.endpoint != "static":  # static files depend on neither htmx nor the language
+            response.vary.add("HX-Request")
+            response.vary.add("Cookie")
         return response
 
     @app.context_processor
