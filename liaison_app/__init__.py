@@ -27,7 +27,7 @@ def create_app(test_config=None) -> Flask:
     _init_extensions(app)
     _init_requests(app)
 
-    from . import admin, auth, desk, errors, health, oversight, public, security, templating
+    from . import admin, assets, auth, desk, errors, health, oversight, public, security, templating
 
     app.register_blueprint(public.bp)
     app.register_blueprint(desk.bp)
@@ -38,6 +38,7 @@ def create_app(test_config=None) -> Flask:
     errors.register(app)
     logs.register(app)
     security.register(app)
+    assets.register(app)
     templating.register(app)
 
     from .cli import register as register_cli
