@@ -21,7 +21,8 @@ def scratch_app(database_url=None, **config):
     (that database is emptied with drop_all: point it at a scratch database)."""
     folder = tempfile.mkdtemp()
     settings = {"TESTING": True, "DATABASE_URL": database_url or f"sqlite:///{folder}/bench.sqlite",
-                "UPLOAD_FOLDER": folder, "WTF_CSRF_ENABLED": False}
+                "UPLOAD_FOLDER": folder, "WTF_CSRF_ENABLED": False,
+                "RATELIMIT_ENABLED": False}  # thousands of requests from one address
     settings.update(config)
     app = create_app(settings)
     with app.app_context():

@@ -15,7 +15,7 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy.exc import IntegrityError
 
-from . import backup, demo, scale, workdays
+from . import backup, demo, logs, scale, workdays
 from .extensions import begin_write, db
 from .models import Deputy, Department, Jurisdiction, Role, User
 from .services import calendar as calendar_service
@@ -54,7 +54,9 @@ def seed_demo_command(as_json: bool, if_empty: bool) -> None:
             click.echo(message)
         return
     try:
-        summary = demo.seed_demo()
+        # The demo's made-up trails are not state changes anyone made: no line for each event.
+        with logs.quiet("liaison.workflow"):
+            summary = demo.seed_demo()
     except demo.DemoConflict as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None

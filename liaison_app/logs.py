@@ -20,6 +20,7 @@ import logging
 import re
 import sys
 import time
+from contextlib import contextmanager
 
 from flask import Flask, g, has_request_context, request, session
 
@@ -222,6 +223,18 @@ def log_denial(response):
     if level is not None and (response.status_code != 404 or current_user_label() not in ("anonymous", "-")):
         access_log.log(level, "denied %d %s %s", response.status_code, request.method, request.path)
     return response
+
+
+@contextmanager
+def quiet(name: str, level: int = logging.WARNING):
+    """Raise a logger's level for the duration of a block."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def contact_shown(req, user) -> None:

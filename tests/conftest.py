@@ -122,6 +122,9 @@ def make_app(database_url, tmp_path, **overrides):
         "WTF_CSRF_ENABLED": False,
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         "PUBLIC_BASE_URL": "https://liaison.example.cn",
+        # Off for the suite (many logins and filings from one address); tests/test_rate_limits.py
+        # and tests/test_login_throttle.py turn them on.
+        "RATELIMIT_ENABLED": False,
     }
     config.update(overrides)
     app = create_app(config)

@@ -276,3 +276,13 @@ class TestBehindAProxy:
         client.post("/login", data={"login": "nobody", "password": "wrong password!"},
                     headers={"X-Forwarded-For": "198.51.100.23"}, **at("10.0.0.2"))
         assert "ip=198.51.100.23 " in log_lines.one("failed login")
+
+
+def test_the_demo_load_writes_no_line_for_each_made_up_event(app, runner, caplog):
+    with caplog.at_level(logging.INFO, logger="liaison"):
+        result = runner.invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+        assert [r for r in caplog.records if r.name == "liaison.workflow"] == []
+        make_request()  # afterwards, events are logged again
+    assert [r.getMessage().split(") ")[1] for r in caplog.records if r.name == "liaison.workflow"] == [
+        "file - -> submitted by enterprise"]

@@ -6,6 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from .. import limits
 from ..extensions import writes_late
 from ..services import users
 from ..templating import is_htmx, redirect_after_post
@@ -14,6 +15,8 @@ from .forms import LoginForm, PasswordForm
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limits.login_per_address
+@limits.login_failures_per_account
 @writes_late  # the password check runs outside the write lock (users.log_in takes it)
 def login():
     if request.method == "GET" and current_user.is_authenticated:
@@ -26,10 +29,13 @@ def login():
         return _render("auth/login.html", "auth/_login_form.html", form=form, status=422)
     user = users.authenticate(form.login.data, form.password.data)
     if user is None:
+        limits.note_failed_login()
         return _render("auth/login.html", "auth/_login_form.html", form=form,
                        problem=_("Wrong username or password."), status=422)
     users.log_in(user, remember=form.remember.data)
-    return redirect_after_post(safe_next(form.next.data) or home_url(user))
+    response = redirect_after_post(safe_next(form.next.data) or home_url(user))
+    limits.remember_device(response, user)
+    return response
 
 
 @bp.post("/logout")
@@ -57,7 +63,9 @@ def password():
     remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
     users.start_session(user, remember=remembered)
     flash(_("Your password was changed. You were logged out everywhere else."), "success")
-    return redirect_after_post(home_url(user))
+    response = redirect_after_post(home_url(user))
+    limits.remember_device(response, user)  # the cookies of the old password no longer count
+    return response
 
 
 def safe_next(target):

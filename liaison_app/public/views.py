@@ -14,6 +14,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from .. import limits
 from ..extensions import db
 from ..models import Attachment, QRCode, Rating, Request
 from ..services import receptions
@@ -48,6 +49,8 @@ def qr_landing(token):
 
 
 @bp.route("/q/<token>/file", methods=["GET", "POST"])
+@limits.filing_per_address
+@limits.filing_per_code
 def request_file(token):
     code = _code_or_404(token)
     if not _code_is_live(code):
@@ -102,6 +105,15 @@ def render_filing_after_csrf_error(token):
     form.validate()  # to show what else needs fixing; nothing is written
     form.csrf_expired = True
     return _render_filing(form, code, status=422)
+
+
+def render_filing_after_rate_limit(token, message):
+    """Too many filings from this network or with this code: the form comes back as it was
+    typed (photos excepted), with its idempotency key, to be sent again later."""
+    code = _code_or_404(token)
+    form = FilingForm(meta={"csrf": False})
+    form.rate_limited = message
+    return _render_filing(form, code, status=429)
 
 
 @bp.post("/validate/<field>")
@@ -163,6 +175,7 @@ def _replacement_for(code: QRCode):
 
 
 @bp.get("/t/<token>")
+@limits.tracking_misses
 def tracking(token):
     req = _tracked_or_404(token)
     close_if_unrated(req)
@@ -172,6 +185,7 @@ def tracking(token):
 
 
 @bp.post("/t/<token>/info")
+@limits.tracking_misses
 def tracking_add_info(token):
     req = _tracked_or_404(token)
     form = AddInfoForm()
@@ -186,6 +200,7 @@ def tracking_add_info(token):
 
 
 @bp.post("/t/<token>/withdraw")
+@limits.tracking_misses
 def tracking_withdraw(token):
     req = _tracked_or_404(token)
     form = WithdrawForm()
@@ -199,6 +214,7 @@ def tracking_withdraw(token):
 
 
 @bp.post("/t/<token>/rate")
+@limits.tracking_misses
 def tracking_rate(token):
     req = _tracked_or_404(token)
     form = RatingForm()
@@ -219,6 +235,7 @@ def render_tracking_after_csrf_error(token):
 
 
 @bp.get("/t/<token>/photos/<int:attachment_id>")
+@limits.tracking_misses
 def tracking_photo(token, attachment_id):
     req = _tracked_or_404(token)
     attachment = db.session.get(Attachment, attachment_id)

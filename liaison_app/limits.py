@@ -1,0 +1,243 @@
+"""Rate limits (Flask-Limiter) and the login lockout.
+
+What is limited, each in a setting (config.py, README "Rate limits and lockout"):
+
+- the login form, per client address (LOGIN_LIMIT_PER_IP): every POST counts, right or wrong,
+  because each costs an argon2 check (0.6 s of a core) and floods of them are the cheapest way
+  to take the site down;
+- failed logins per account (LOGIN_FAILURES_PER_ACCOUNT, 100 in a rolling hour): the next
+  attempt is refused, even with the right password, until the oldest failure is an hour old;
+- filings, per client address and per QR code (FILING_LIMIT_PER_IP, FILING_LIMIT_PER_CODE);
+- tracking links that do not exist, per client address (TRACKING_MISSES_PER_IP): a guesser
+  is stopped while the people who open their own links (found, so not counted) are not.
+
+Why the account lock cannot keep a deputy out: anyone can type a deputy's phone number and
+a hundred wrong passwords, so a lock that lasted, or that applied to every device, would be a
+way to shut deputies out of their work. The lock therefore only lasts the rolling hour, and a
+phone that has logged in to the account before carries a "known device" cookie (signed,
+HttpOnly, tied to the user id and the current password) that exempts it from the per-account
+count altogether: on it the deputy logs in during an attack, and its own failures (a typo)
+count only against its address. Changing the password makes the old cookies worthless, so a
+stolen cookie is no way around the lock for long. Guessing from known devices is still bounded
+by the per-address limits, and argon2 makes each guess slow.
+
+Factory workers share one NATed address: 50 of them filing from the same canteen must not be
+refused, so the per-address limits are generous; the per-code and per-account ones, which no
+crowd shares, are the strict ones.
+
+The counts live in Redis when REDIS_URL is set (shared by every worker process), in memory
+otherwise. When Redis fails the app keeps serving: Flask-Limiter logs it and counts in memory
+until Redis answers again.
+"""
+
+import hashlib
+import hmac
+import logging
+import math
+import time
+from typing import Optional
+
+from flask import current_app, g, make_response, render_template, request
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.exceptions import NotFound
+
+from .extensions import limiter
+
+log = logging.getLogger("liaison.auth")
+
+ACCOUNT_SCOPE = "account"  # the scope of the per-account failure limit (tells the 429 page which)
+KNOWN_DEVICES_MAX = 5  # accounts remembered by one device (a shared office computer)
+
+
+def init_limits(app) -> None:
+    """Bind the limiter to the app: Redis when REDIS_URL is set, memory otherwise."""
+    config = app.config
+    config["RATELIMIT_STORAGE_URI"] = config.get("REDIS_URL") or "memory://"
+    config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+                      if config.get("REDIS_URL") else {})
+    # One Limiter serves every app of the process (the tests make one per test); Flask-Limiter
+    # keeps a few things from the first app it was bound to, which each app sets again here.
+    limiter._key_prefix = config["RATELIMIT_KEY_PREFIX"]
+    limiter._storage_options = dict(config["RATELIMIT_STORAGE_OPTIONS"])
+    limiter._storage_dead = False
+    limiter.init_app(app)
+    app.register_error_handler(429, too_many_requests)
+
+
+def setting(name: str):
+    """A limit read from the settings when the request comes (so tests can change it)."""
+    return lambda: current_app.config[name]
+
+
+# --- keys --------------------------------------------------------------------------------
+
+
+def client_address() -> str:
+    """The client's address (ProxyFix sets it from X-Forwarded-For behind nginx)."""
+    return request.remote_addr or "unknown"
+
+
+def qr_code_key() -> str:
+    return "code:" + str((request.view_args or {}).get("token", "-"))
+
+
+def login_account_key() -> str:
+    """The account the login form names, however it was spelled (any case, any phone
+    spelling); a login that names nobody is counted under its own text."""
+    user = _login_user()
+    if user is not None:
+        return f"user:{user.id}"
+    return "login:" + ((request.form.get("login") or "").strip().lower()[:64] or "-")
+
+
+def _login_user():
+    if "limits_login_user" not in g:
+        from .services.users import find_user
+
+        g.limits_login_user = find_user((request.form.get("login") or "")[:64])
+    return g.limits_login_user
+
+
+def _from_known_device() -> bool:
+    user = _login_user()
+    return user is not None and is_known_device(user)
+
+
+def _login_failed(_response) -> bool:
+    return g.get("login_failed", False)
+
+
+def _tracking_miss(response) -> bool:
+    return response.status_code == 404
+
+
+# --- the limits, as decorators of the views ----------------------------------------------
+
+login_per_address = limiter.limit(setting("LOGIN_LIMIT_PER_IP"), methods=["POST"], scope="address")
+login_failures_per_account = limiter.limit(
+    setting("LOGIN_FAILURES_PER_ACCOUNT"), methods=["POST"], scope=ACCOUNT_SCOPE, key_func=login_account_key,
+    deduct_when=_login_failed, exempt_when=_from_known_device,
+)
+filing_per_address = limiter.limit(setting("FILING_LIMIT_PER_IP"), methods=["POST"], scope="address")
+filing_per_code = limiter.limit(setting("FILING_LIMIT_PER_CODE"), methods=["POST"], scope="code",
+                                key_func=qr_code_key)
+# Shared by every /t/<token>... page: misses anywhere count together.
+tracking_misses = limiter.shared_limit(setting("TRACKING_MISSES_PER_IP"), scope="tracking-miss",
+                                       deduct_when=_tracking_miss)
+
+
+def note_failed_login() -> None:
+    """Count this request against the account's failures (see login_failures_per_account)."""
+    g.login_failed = True
+
+
+# --- known devices -----------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
+
+
+def _device_entry(user) -> str:
+    # The password's own "generation": a fingerprint of its hash, so that a new password (set
+    # in any way) voids every cookie issued before. Keyed, so the cookie tells nothing of it.
+    digest = hmac.new(current_app.secret_key.encode(), user.password_hash.encode(), hashlib.sha256)
+    return f"{user.id}:{digest.hexdigest()[:20]}"
+
+
+def _known_entries() -> list:
+    raw = request.cookies.get(current_app.config["KNOWN_DEVICE_COOKIE"])
+    if not raw:
+        return []
+    try:
+        entries = _serializer().loads(raw, max_age=int(current_app.config["KNOWN_DEVICE_LIFETIME"].total_seconds()))
+    except BadSignature:
+        return []
+    return [e for e in entries if isinstance(e, str)] if isinstance(entries, list) else []
+
+
+def is_known_device(user) -> bool:
+    """This device logged in to the account before, with its current password."""
+    return _device_entry(user) in _known_entries()
+
+
+def remember_device(response, user) -> None:
+    """After a successful login (or password change): this device is known to the account."""
+    mine = _device_entry(user)
+    others = [e for e in _known_entries() if not e.startswith(f"{user.id}:")]
+    config = current_app.config
+    response.set_cookie(
+        config["KNOWN_DEVICE_COOKIE"], _serializer().dumps([mine, *others][:KNOWN_DEVICES_MAX]),
+        max_age=int(config["KNOWN_DEVICE_LIFETIME"].total_seconds()),
+        httponly=True, samesite="Lax", secure=config["SESSION_COOKIE_SECURE"], path="/login",
+    )
+
+
+# --- the 429 answer ----------------------------------------------------------------------
+
+
+def too_many_requests(error):
+    """A friendly page in the user's language with Retry-After; forms come back as typed."""
+    wait = _seconds_to_wait()
+    minutes = max(1, round(wait / 60))
+    scope = getattr(getattr(error, "limit", None), "scope", None)
+    if request.endpoint == "auth.login":
+        response = _login_refused(scope, minutes)
+    elif request.endpoint == "public.request_file":
+        response = _filing_refused(minutes)
+    elif request.endpoint and request.endpoint.startswith("public.tracking"):
+        response = _page(_("Too many tracking links that do not exist were opened from this network. "
+                           "Please check your link and try again in %(minutes)d minutes.", minutes=minutes))
+    else:
+        response = _page(_("Too many requests. Please try again in %(minutes)d minutes.", minutes=minutes))
+    answer = make_response(*response)
+    answer.headers["Retry-After"] = str(wait)
+    return answer
+
+
+def _seconds_to_wait() -> int:
+    """Until the breached limit lets one more request through (moving window: the oldest
+    counted request leaves the window)."""
+    try:
+        current = limiter.current_limit
+        if current is not None:
+            return max(1, math.ceil(current.reset_at - time.time()))
+    except Exception:  # the storage failed meanwhile: a minute is a fair guess
+        log.warning("could not read the rate limit window", exc_info=True)
+    return 60
+
+
+def _login_refused(scope: Optional[str], minutes: int):
+    from .auth.forms import LoginForm
+    from .auth.views import _render
+
+    login = (request.form.get("login") or "").strip()[:40]
+    if scope == ACCOUNT_SCOPE:
+        log.warning("login refused for %r: too many failed logins for this account within an hour", login)
+        problem = _("Too many wrong passwords were typed for this account in the last hour, so it cannot log in "
+                    "from this device for %(minutes)d minutes. On a phone where you logged in before you can "
+                    "log in now.", minutes=minutes)
+    else:
+        log.warning("login refused for %r: too many login attempts from %s", login, client_address())
+        problem = _("Too many login attempts from this network. Please try again in %(minutes)d minutes.",
+                    minutes=minutes)
+    return _render("auth/login.html", "auth/_login_form.html", form=LoginForm(), problem=problem, status=429)
+
+
+def _filing_refused(minutes: int):
+    from .public import views as public_views
+
+    message = _("Too many requests were sent from this network or with this code just now. Everything you "
+                "typed is kept: please send it again in %(minutes)d minutes.", minutes=minutes)
+    try:
+        return public_views.render_filing_after_rate_limit(request.view_args["token"], message)
+    except NotFound:
+        return _page(message)
+
+
+def _page(message: str):
+    from .templating import is_htmx
+
+    template = "errors/_error.html" if is_htmx() else "errors/error.html"
+    return render_template(template, status=429, message=message), 429
