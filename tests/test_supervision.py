@@ -478,3 +478,85 @@ def test_every_supervision_route_with_an_id_is_200_or_404_by_scope(app, tree, fa
                     continue  # the writes are tested above
                 status = getattr(client, method.lower())(path).status_code
                 assert status == (200 if side == "near" else 404), (method, path, status)
+
+
+# --- the overdue board at scale: counted in SQL, a few rows per level, the rest paged ------------------
+
+
+def late_everywhere(tree):
+    """Late in each way at the township, and a late claim at the county (escalated)."""
+    today = today_local()
+    claims = [make_request(deputy=tree.deputy, claim_due_on=today - timedelta(days=days)) for days in (3, 5, 4)]
+    changed(assigned(tree), assigned_at=days_ago(14), due_on=today - timedelta(days=1))  # late twice
+    changed(in_progress(tree), due_on=today - timedelta(days=2))
+    escalated = make_request(deputy=tree.deputy)
+    wf.claim_request(escalated, actor=tree.deputy_user)
+    wf.escalate_request(fresh(escalated), actor=tree.deputy_user, version=fresh(escalated).version, reason="超出镇级权限")
+    changed(escalated, claim_due_on=today - timedelta(days=6))
+    return claims
+
+
+def test_the_board_counts_in_sql_what_the_full_board_lists_and_shows_the_longest_overdue_first(tree, monkeypatch):
+    late_everywhere(tree)
+    monkeypatch.setattr(sv, "ROWS_PER_KIND", 2)
+
+    full = sv.overdue_board(tree.staff["county"])
+    page = sv.overdue_levels(tree.staff["county"])
+
+    assert [level.jurisdiction.id for level in page.levels] == [level.jurisdiction.id for level in full]
+    for summary, level in zip(page.levels, full):
+        assert summary.counts == {kind: len(rows) for kind, rows in level.rows.items()}
+        assert summary.request_count == level.request_count
+        assert rows_by_kind(summary) == {kind: rows[:2] for kind, rows in rows_by_kind(level).items()}
+    township = page.levels[1]
+    assert [days for _ref, days in rows_by_kind(township)[OverdueKind.CLAIM]] == [5, 4]
+    assert township.counts[OverdueKind.CLAIM] == 3 and township.request_count == 5
+
+
+def test_the_acknowledgement_cut_off_day_agrees_with_the_working_day_rule(tree, app):
+    app.config["ACKNOWLEDGE_DUE_WORKING_DAYS"] = 3
+    start = today_local() - timedelta(days=40)
+    for offset in range(21):  # three weeks of "today", weekends and any holidays included
+        today = start + timedelta(days=offset)
+        cut_off = sv.first_day_not_late_to_acknowledge(today)
+        for back in range(15):
+            day = today - timedelta(days=back)
+            assert (day < cut_off) == (add_working_days(day, 3) < today), (today, day)
+
+
+def test_the_board_pages_through_levels_and_narrows_to_a_jurisdiction(client, tree, far_staff, monkeypatch):
+    late_everywhere(tree)
+    monkeypatch.setattr(sv, "LEVELS_PER_PAGE", 1)
+    login(client, tree.staff["county"])
+
+    first = client.get("/oversight/overdue").get_data(as_text=True)
+    assert f'id="level-{tree.county.id}"' in first and f'id="level-{tree.township.id}"' not in first
+    following = re.search(r'id="overdue-next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    second = client.get(following).get_data(as_text=True)
+    assert f'id="level-{tree.township.id}"' in second and 'id="overdue-next"' not in second
+    narrowed = client.get(f"/oversight/overdue?jurisdiction={tree.township.id}").get_data(as_text=True)
+    assert f'id="level-{tree.township.id}"' in narrowed and f'id="level-{tree.county.id}"' not in narrowed
+    login(client, far_staff)
+    assert client.get(f"/oversight/overdue?jurisdiction={tree.township.id}").status_code == 404
+
+
+def test_a_levels_list_of_one_kind_pages_by_deadline_and_id(client, tree, far_staff, monkeypatch):
+    claims = late_everywhere(tree)
+    monkeypatch.setattr(sv, "ROWS_PER_KIND", 1)
+    monkeypatch.setattr(sv, "LIST_PAGE_SIZE", 2)
+    login(client, tree.staff["county"])
+
+    board = client.get("/oversight/overdue").get_data(as_text=True)
+    link = f"/oversight/overdue/levels/{tree.township.id}?kind=claim"
+    assert f'href="{link}"' in board and board.count(f'id="request-{claims[1].id}-overdue-claim"') == 1
+    assert f'request-{claims[2].id}-overdue-claim' not in board  # beyond the first row of its kind
+
+    first = client.get(link).get_data(as_text=True)
+    ids = re.findall(r'id="request-(\d+)-overdue-claim"', first)
+    assert ids == [str(claims[1].id), str(claims[2].id)]  # 5 days, then 4
+    following = re.search(r'id="overdue-next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    second = client.get(following).get_data(as_text=True)
+    assert re.findall(r'id="request-(\d+)-overdue-claim"', second) == [str(claims[0].id)]
+    assert 'id="overdue-next"' not in second and "超期 3 天" in second
+    login(client, far_staff)
+    assert client.get(link).status_code == 404

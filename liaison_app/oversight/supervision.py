@@ -120,8 +120,22 @@ def _flash_result(result: service.BatchResult, done_message: str) -> None:
 
 @bp.get("/overdue")
 def overdue():
-    return render_template(TEMPLATES + "overdue.html", levels=service.overdue_board(current_user),
+    """?jurisdiction= narrows the board to a jurisdiction and below (in scope, else 404);
+    ?start= pages through the levels."""
+    chosen = request.args.get("jurisdiction", type=int)
+    jurisdiction = scope.get_in_scope_or_404(current_user, Jurisdiction, chosen) if chosen is not None else None
+    board = service.overdue_levels(current_user, jurisdiction_id=chosen, start=request.args.get("start", 0, type=int))
+    return render_template(TEMPLATES + "overdue.html", board=board, jurisdiction=jurisdiction,
                            kinds=list(OverdueKind), today=today_local())
+
+
+@bp.get("/overdue/levels/<int:jurisdiction_id>")
+def overdue_level(jurisdiction_id):
+    """Everything at one level late in one way (?kind=), a page at a time (?after=)."""
+    jurisdiction = scope.get_in_scope_or_404(current_user, Jurisdiction, jurisdiction_id)
+    kind = _overdue_kind(request.args.get("kind"))
+    found = service.overdue_list(jurisdiction, kind, after=request.args.get("after", type=int))
+    return render_template(TEMPLATES + "overdue_level.html", found=found, kind=kind, today=today_local())
 
 
 @bp.post("/requests/<int:request_id>/remind")
@@ -164,8 +178,9 @@ def level_remind(jurisdiction_id):
     if not is_htmx():
         _flash_result(result, sent)
         return redirect(url_for(".overdue", _anchor=f"level-{jurisdiction.id}"), 303)
-    levels = service.overdue_board(current_user, jurisdiction_id=jurisdiction.id)
-    return render_template(TEMPLATES + "_overdue_level.html", level=levels[0] if levels else None,
+    levels = service.overdue_levels(current_user, jurisdiction_id=jurisdiction.id, below=False).levels
+    level = levels[0] if levels else None
+    return render_template(TEMPLATES + "_overdue_level.html", level=level,
                            jurisdiction=jurisdiction, result=result, notice=sent, kinds=list(OverdueKind),
                            today=today_local())
 

@@ -24,7 +24,7 @@ from .. import access, workdays
 from ..admin import scope
 from ..desk.queries import OPEN_STATUSES, overdue_clause
 from ..extensions import db
-from ..models import Department, Jurisdiction, Outcome, Request, RequestCase, RequestEvent, Role, User
+from ..models import Department, Jurisdiction, Level, Outcome, Request, RequestCase, RequestEvent, Role, User
 from ..workdays import CHINA, add_working_days, today_local, utc_start_of
 from ..workflow import Action, ForbiddenActor, InvalidTransition, Status, WorkflowError, next_status
 from . import workflow as wf
@@ -188,6 +188,167 @@ def _last_reminders(request_ids: list[int]) -> dict[int, datetime]:
         .group_by(RequestEvent.request_id)
     )
     return dict(db.session.execute(query).tuples().all())
+
+
+# --- the overdue page: counted in SQL, a few rows per level, the rest paged ----------------------
+
+ROWS_PER_KIND = 5  # rows of each kind the board shows per level; the level's own list pages the rest
+LEVELS_PER_PAGE = 10  # levels per page of the board: a province holds 1,400 jurisdictions
+LIST_PAGE_SIZE = 50  # rows per page of one level's list of one kind
+
+
+def first_day_not_late_to_acknowledge(today: date) -> date:
+    """The earliest day of assignment whose acknowledgement deadline is today or later: what was
+    assigned (in China) before it is late. A later assignment day never has an earlier deadline,
+    so this one day stands for the working-day rule in SQL."""
+    working_days = current_app.config["ACKNOWLEDGE_DUE_WORKING_DAYS"]
+    days = {today - timedelta(days=back) for back in range(2 * working_days + 31)}
+    deadlines = workdays.add_working_days_to_each(days, working_days)
+    return min(day for day in days if deadlines[day] >= today)
+
+
+def overdue_clauses(today: date) -> dict[OverdueKind, sa.ColumnElement]:
+    """Each kind of lateness as a condition on the request's own columns (what _deadlines() says)."""
+    acknowledge_before = utc_start_of(first_day_not_late_to_acknowledge(today))
+    return {
+        OverdueKind.CLAIM: sa.and_(Request.status == Status.SUBMITTED, Request.claim_due_on < today),
+        OverdueKind.ACKNOWLEDGE: sa.and_(Request.status == Status.ASSIGNED, Request.assigned_at < acknowledge_before),
+        OverdueKind.RESPONSE: sa.and_(Request.status.in_([Status.ASSIGNED, Status.IN_PROGRESS]),
+                                      Request.due_on < today),
+    }
+
+
+# Longest overdue first: the deadline, or for acknowledgements the moment of assignment it follows from.
+ORDER_KEYS = {OverdueKind.CLAIM: Request.claim_due_on, OverdueKind.ACKNOWLEDGE: Request.assigned_at,
+              OverdueKind.RESPONSE: Request.due_on}
+_LATE_STATUSES = (Status.SUBMITTED, Status.ASSIGNED, Status.IN_PROGRESS)
+
+
+@dataclass
+class LevelSummary:
+    """One level of the board: how many are late of each kind, and the first rows of each."""
+
+    jurisdiction: Jurisdiction
+    counts: dict[OverdueKind, int]
+    request_count: int  # requests, not rows: an item neither acknowledged nor answered is late twice
+    rows: dict[OverdueKind, list[OverdueRow]] = field(default_factory=lambda: {kind: [] for kind in OverdueKind})
+
+
+@dataclass
+class BoardPage:
+    levels: list[LevelSummary]  # LEVELS_PER_PAGE of them, top level first
+    level_count: int
+    start: int  # the position of the first level shown
+    next_start: Optional[int]
+
+
+def _late_in_view(user: User, jurisdiction_id: Optional[int], below: bool) -> sa.Select:
+    query = scope.limit_to_scope(user, sa.select(Request), Request.jurisdiction_id)
+    if jurisdiction_id is not None:
+        ids = access.subtree_ids(jurisdiction_id) if below else [jurisdiction_id]
+        query = query.where(Request.jurisdiction_id.in_(ids))
+    return query.where(Request.status.in_(_LATE_STATUSES))
+
+
+def overdue_levels(user: User, *, jurisdiction_id: Optional[int] = None, below: bool = True, start: int = 0,
+                   today: Optional[date] = None) -> BoardPage:
+    """督办 at any scale: the levels holding overdue requests in the user's view (or at
+    `jurisdiction_id` and, unless not `below`, under it), counted per kind in one GROUP BY, a page of levels at a time, each with
+    its ROWS_PER_KIND longest overdue rows of each kind. A fixed number of queries."""
+    today = today or today_local()
+    clauses = overdue_clauses(today)
+    # The kinds inside the counts, not in WHERE: then the open requests are read from one index alone.
+    late = sa.func.count(sa.case((sa.or_(*clauses.values()), 1)))
+    counted = (
+        _late_in_view(user, jurisdiction_id, below)
+        .with_only_columns(Request.jurisdiction_id.label("jurisdiction_id"),
+                           *(sa.func.count(sa.case((clause, 1))).label(kind.value) for kind, clause in clauses.items()),
+                           late.label("requests"))
+        .group_by(Request.jurisdiction_id).having(late > 0).subquery()
+    )
+    found = db.session.execute(
+        sa.select(Jurisdiction.level, Jurisdiction.division_code, counted)
+        .join(counted, counted.c.jurisdiction_id == Jurisdiction.id)).all()
+    rank = {level: level.rank for level in Level}
+    found.sort(key=lambda row: (rank[row.level], row.division_code, row.jurisdiction_id))
+    start = max(start, 0)
+    shown = found[start:start + LEVELS_PER_PAGE]
+    places = {j.id: j for j in db.session.scalars(
+        sa.select(Jurisdiction).where(Jurisdiction.id.in_([row.jurisdiction_id for row in shown])))}
+    levels = [LevelSummary(places[row.jurisdiction_id], {kind: row._mapping[kind.value] for kind in OverdueKind},
+                           row.requests) for row in shown]
+    _first_rows(levels, clauses, today)
+    following = start + LEVELS_PER_PAGE
+    return BoardPage(levels, len(found), start, following if following < len(found) else None)
+
+
+def _first_rows(levels: list[LevelSummary], clauses: dict, today: date) -> None:
+    """The ROWS_PER_KIND longest overdue rows of each kind at each level (a window per level)."""
+    by_id = {level.jurisdiction.id: level for level in levels}
+    if not by_id:
+        return
+    wanted: list[tuple[int, OverdueKind]] = []
+    for kind, clause in clauses.items():
+        position = sa.func.row_number().over(partition_by=Request.jurisdiction_id,
+                                             order_by=(ORDER_KEYS[kind], Request.id)).label("position")
+        ranked = (sa.select(Request.id, Request.jurisdiction_id, position)
+                  .where(Request.jurisdiction_id.in_(by_id), clause).subquery())
+        wanted += [(request_id, kind) for request_id, in db.session.execute(
+            sa.select(ranked.c.id).where(ranked.c.position <= ROWS_PER_KIND)
+            .order_by(ranked.c.jurisdiction_id, ranked.c.position))]
+    for row in _rows_for(wanted, today):
+        by_id[row.request.jurisdiction_id].rows[row.kind].append(row)
+
+
+def _rows_for(wanted: list[tuple[int, OverdueKind]], today: date) -> list[OverdueRow]:
+    """OverdueRows for (request id, kind) pairs, in their order: the requests with what the page
+    shows of them, the holiday table once, the last reminders once."""
+    ids = sorted({request_id for request_id, _kind in wanted})
+    if not ids:
+        return []
+    loaded = {req.id: req for req in db.session.scalars(
+        sa.select(Request).where(Request.id.in_(ids))
+        .options(selectinload(Request.jurisdiction), selectinload(Request.enterprise),
+                 selectinload(Request.department), selectinload(Request.claimant)))}
+    acknowledge_deadlines = _acknowledge_deadlines(
+        {local_date(req.assigned_at) for req in loaded.values() if req.assigned_at})
+    reminded = _last_reminders(ids)
+    rows = []
+    for request_id, kind in wanted:
+        req = loaded[request_id]
+        due = dict(_deadlines(req, acknowledge_deadlines)).get(kind)
+        if due is not None:
+            rows.append(OverdueRow(req, kind, due, (today - due).days, reminded.get(request_id)))
+    return rows
+
+
+@dataclass
+class OverdueList:
+    """One level's overdue requests of one kind, a page at a time."""
+
+    jurisdiction: Jurisdiction
+    kind: OverdueKind
+    rows: list[OverdueRow]
+    total: int
+    next_after: Optional[int]  # the id to page on from, if there is more
+
+
+def overdue_list(jurisdiction: Jurisdiction, kind: OverdueKind, *, after: Optional[int] = None,
+                 today: Optional[date] = None) -> OverdueList:
+    """The requests at `jurisdiction` late in this way, longest overdue first, LIST_PAGE_SIZE after
+    the request `after` (keyset paging on the deadline and id: a deep page costs what the first
+    does). Access is the caller's to check."""
+    today = today or today_local()
+    key = ORDER_KEYS[kind]
+    query = sa.select(Request.id).where(Request.jurisdiction_id == jurisdiction.id, overdue_clauses(today)[kind])
+    total = db.session.scalar(query.with_only_columns(sa.func.count())) or 0
+    if after is not None:
+        value = db.session.scalar(sa.select(key).where(Request.id == after))
+        if value is not None:
+            query = query.where(sa.tuple_(key, Request.id) > sa.tuple_(value, after))
+    ids = db.session.scalars(query.order_by(key, Request.id).limit(LIST_PAGE_SIZE + 1)).all()
+    rows = _rows_for([(request_id, kind) for request_id in ids[:LIST_PAGE_SIZE]], today)
+    return OverdueList(jurisdiction, kind, rows, total, ids[LIST_PAGE_SIZE - 1] if len(ids) > LIST_PAGE_SIZE else None)
 
 
 @dataclass
