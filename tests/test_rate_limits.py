@@ -2,7 +2,6 @@
 links, the friendly 429 answer, and a Redis that fails."""
 
 import logging
-import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -11,8 +10,9 @@ import time_machine
 
 from liaison_app.extensions import db
 from liaison_app.models import Request
-from tests.factories import make_deputy, make_qr_code, make_request, make_user, valid_uscc
+from tests.factories import make_deputy, make_qr_code, make_request, make_user
 from tests.limits_support import limits_config, redis_url  # noqa: F401 (fixtures)
+from tests.test_filing import form_data
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 FACTORY = "203.0.113.40"  # one NATed address for a whole factory floor
@@ -21,20 +21,6 @@ FACTORY = "203.0.113.40"  # one NATed address for a whole factory floor
 @pytest.fixture
 def app_config(limits_config):
     return limits_config | {"FILING_LIMIT_PER_IP": "3 per minute", "FILING_LIMIT_PER_CODE": "2 per minute"}
-
-
-def form_data(**overrides):
-    data = {
-        "kind": "request",
-        "enterprise_name": "太仓市恒丰精密机械有限公司",
-        "uscc": valid_uscc(424242),
-        "contact_name": "王海燕",
-        "contact_phone": "13812345678",
-        "category": "labour",
-        "description": "车间缺少熟练焊工二十名，希望帮助对接职业院校。",
-        "idempotency_key": uuid.uuid4().hex,
-    }
-    return data | overrides
 
 
 def file(app, code, address=FACTORY, **kwargs):
@@ -62,7 +48,7 @@ def test_filings_per_code_are_limited_and_the_form_comes_back_as_typed(app):
     page = refused.get_data(as_text=True)
     assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 61
     assert "刚才从此网络或用此二维码提交的诉求过多。您填写的内容都已保留，请 1 分钟后再提交。" in page
-    assert "太仓市恒丰精密机械有限公司" in page and "车间缺少熟练焊工二十名" in page and "王海燕" in page
+    assert "太仓市恒丰精密机械有限公司" in page and "今年订单增加，车间缺少熟练焊工二十名" in page and "王海燕" in page
     assert '<form' in page and "<html" in page
     assert later.status_code == 303
     assert filed() == 4
@@ -89,7 +75,7 @@ def test_htmx_gets_the_filing_form_alone_back(app, htmx):
 
     page = response.get_data(as_text=True)
     assert response.status_code == 429 and "<html" not in page
-    assert "您填写的内容都已保留" in page and "车间缺少熟练焊工二十名" in page
+    assert "您填写的内容都已保留" in page and "今年订单增加，车间缺少熟练焊工二十名" in page
 
 
 def test_opening_the_filing_form_is_not_counted(app):
