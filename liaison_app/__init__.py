@@ -56,6 +56,9 @@ def _init_extensions(app: Flask) -> None:
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
     migrate.init_app(app, db, directory=os.path.join(REPO_ROOT, "migrations"))
     csrf.init_app(app)
+    from .limits import init_limits
+
+    init_limits(app)  # after CSRF: a form refused for its token is not counted
     # Registered before the after-request hooks of the app and its blueprints, so it runs after
     # them: it compresses the finished answer and adds Accept-Encoding to the Vary they set.
     compress.init_app(app)

@@ -14,6 +14,9 @@ ENV_SETTINGS = (
     "SESSION_COOKIE_SECURE",
     "NOTIFIER",
     "NOTIFY_WEBHOOK_URL",
+    # Rate limits (liaison_app/limits.py)
+    "REDIS_URL",
+    "RATELIMIT_ENABLED",
     # Security (liaison_app/security.py)
     "HSTS_MAX_AGE",
     "PROXY_FIX_X_FOR",
@@ -127,6 +130,22 @@ class Defaults:
     MY_REQUESTS_MAX = 30
     MY_REQUESTS_LIFETIME = timedelta(days=730)
     LANGUAGE_COOKIE = "lang"
+
+    # Rate limits and the login lockout (liaison_app/limits.py; README "Rate limits and
+    # lockout"). Limits in the `limits` notation, several joined by ";"; windows roll (any 60
+    # minutes, not clock hours). Up to 50 workers of a factory share one NATed address: the
+    # per-address limits are generous, the per-account and per-code ones strict.
+    RATELIMIT_ENABLED = True
+    REDIS_URL = None  # redis://127.0.0.1:6379/0: counts shared by all worker processes; memory otherwise
+    RATELIMIT_KEY_PREFIX = "liaison"
+    LOGIN_LIMIT_PER_IP = "20 per minute; 200 per hour"  # every login POST, right or wrong
+    LOGIN_FAILURES_PER_ACCOUNT = "100 per hour"  # then refused, except on a known device
+    FILING_LIMIT_PER_IP = "30 per minute; 300 per hour"
+    FILING_LIMIT_PER_CODE = "20 per minute; 100 per hour"
+    TRACKING_MISSES_PER_IP = "30 per 10 minutes"  # /t/<token> links that do not exist
+    # A device that logged in to an account is exempt from its failure limit (see limits.py).
+    KNOWN_DEVICE_COOKIE = "known_device"
+    KNOWN_DEVICE_LIFETIME = timedelta(days=365)
 
     # Security (liaison_app/security.py). Behind a reverse proxy, the number of proxies that
     # set each X-Forwarded-* header (werkzeug's ProxyFix); 0 trusts none of them. With nginx

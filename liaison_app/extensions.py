@@ -2,6 +2,8 @@
 
 from flask_babel import Babel
 from flask_compress import Compress
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -23,6 +25,11 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+# Rate limits (liaison_app/limits.py binds it and holds the limits). Moving windows: "100 per
+# hour" means in any 60 minutes. A failing Redis never stops the site: its errors are logged
+# and the counts go on in memory until it answers again.
+limiter = Limiter(key_func=get_remote_address, strategy="moving-window", swallow_errors=True,
+                  in_memory_fallback_enabled=True, headers_enabled=False)
 compress = Compress()
 
 
