@@ -1,5 +1,5 @@
 """Command-line tools: flask seed-demo, seed-scale, create-user, notify-retry, calendar-day, close-unrated,
-backup, restore."""
+sweep-uploads, backup, restore."""
 
 import dataclasses
 import json
@@ -31,6 +31,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(calendar_day_group)
     app.cli.add_command(close_unrated_command)
     app.cli.add_command(anonymise_closed_command)
+    app.cli.add_command(sweep_uploads_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
 
@@ -315,6 +316,30 @@ def close_unrated_command() -> None:
     begin_write()
     closed = close_unrated()
     click.echo(f"{closed} request(s) closed without a rating.")
+
+
+# --- flask sweep-uploads -------------------------------------------------------------------
+
+
+@click.command("sweep-uploads")
+@click.option("--min-age-minutes", type=click.FloatRange(min=0), default=60, show_default=True,
+              help="Keep files younger than this: their transaction may still be under way.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@with_appcontext
+def sweep_uploads_command(min_age_minutes: float, dry_run: bool) -> None:
+    """Delete photo files that no row names, left by a worker killed between writing a photo
+    and committing its row (cron, daily). Names rows whose file is missing."""
+    from .services.photos import sweep_uploads
+
+    sweep = sweep_uploads(min_age_seconds=min_age_minutes * 60, dry_run=dry_run)
+    verb = "would be deleted" if dry_run else "deleted"
+    click.echo(f"{len(sweep.removed)} photo file(s) without a row {verb}.")
+    for name in sweep.removed:
+        click.echo(f"  {name}")
+    if sweep.missing:
+        click.echo(f"{len(sweep.missing)} photo row(s) without their file (restore them from a backup):", err=True)
+        for name in sweep.missing:
+            click.echo(f"  {name}", err=True)
 
 
 # --- flask anonymise-closed ----------------------------------------------------------------

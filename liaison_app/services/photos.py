@@ -4,15 +4,18 @@ import hashlib
 import io
 import os
 import secrets
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Callable
 
+import sqlalchemy as sa
 from flask import current_app, send_file
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..extensions import db
+from ..models import Attachment, Deputy, VisitPhoto
 from ..validators import InvalidValue
 from ..workdays import now_local
 
@@ -169,3 +172,42 @@ def commit_with_photos(photos: list[ProcessedPhoto], row_for: Callable[[Processe
         db.session.rollback()
         remove_files(written)
         raise
+
+
+@dataclass
+class UploadSweep:
+    removed: list[str]  # files no row named, older than the age given: deleted (or, in a dry run, to delete)
+    missing: list[str]  # names in the database without their file: only a restore brings these back
+
+
+def sweep_uploads(*, min_age_seconds: float, dry_run: bool = False) -> UploadSweep:
+    """Delete the photo files no row names. A photo is written before the transaction that names
+    it commits, so a committed row always has its file; a worker killed in between (SIGKILL, the
+    OOM killer, gunicorn's worker timeout) leaves a file without a row, which nothing else ever
+    removes. Files younger than `min_age_seconds` may belong to a transaction still under way
+    and are kept; so are dot-named ones (a restore's staging folder)."""
+    folder = current_app.config["UPLOAD_FOLDER"]
+    on_disk = {}
+    for root, directories, files in os.walk(folder):
+        directories[:] = [d for d in directories if not d.startswith(".")]
+        for name in files:
+            if not name.startswith("."):
+                path = os.path.join(root, name)
+                on_disk[os.path.relpath(path, folder).replace(os.sep, "/")] = path
+    named = set()
+    for column in (Attachment.stored_name, VisitPhoto.stored_name, Deputy.photo):
+        named.update(db.session.scalars(sa.select(column).where(column.isnot(None))))
+    db.session.rollback()
+
+    cutoff = time.time() - min_age_seconds
+    removed = []
+    for name in sorted(set(on_disk) - named):
+        try:
+            if os.stat(on_disk[name]).st_mtime > cutoff:
+                continue
+            if not dry_run:
+                os.remove(on_disk[name])
+        except FileNotFoundError:
+            continue
+        removed.append(name)
+    return UploadSweep(removed=removed, missing=sorted(named - set(on_disk)))
