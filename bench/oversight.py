@@ -3,6 +3,7 @@ data set (`flask seed-scale`), timed through the real app (the test client: serv
 as the staff of the largest county and of the province.
 
     .venv/bin/python bench/oversight.py [--requests 1000000] [--fraction F] [--database-url URL] [--quick]
+    .venv/bin/python bench/oversight.py --reuse --database-url URL [--who province] [--only dashboard] [--profile]
 
 Uses a temporary SQLite database unless --database-url is given; a database given there is
 emptied (drop_all) before and after: point it at a scratch database. With --reuse the data set
@@ -44,9 +45,21 @@ def pages(jurisdiction_id: int) -> list[tuple[str, str]]:
         ("public list, last month", f"/oversight/lists/public?{j}&{month}"),
         ("public list, this year", f"/oversight/lists/public?{j}&{year}"),
         ("overdue list", f"/oversight/overdue?{j}"),
+        ("overdue at the level, answers", f"/oversight/overdue/levels/{jurisdiction_id}?kind=response"),
         ("monthly report, last month", f"/oversight/report?{j}&month={last_month[0]:%Y-%m}"),
         ("dashboard, last 12 months", f"/oversight/dashboard?{j}"),
     ]
+
+
+def profiled(client, path: str) -> str:
+    """One more GET of the page under pyinstrument: its call tree as text."""
+    from pyinstrument import Profiler  # a development requirement, needed only here
+
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    client.get(path)
+    profiler.stop()
+    return profiler.output_text(unicode=True, color=False)
 
 
 def main():
@@ -57,7 +70,14 @@ def main():
     parser.add_argument("--database-url")
     parser.add_argument("--quick", action="store_true", help="a 1/500 province, 3 rounds: does it still run?")
     parser.add_argument("--keep", action="store_true", help="leave the data set in the database afterwards")
-    parser.add_argument("--reuse", action="store_true", help="time a data set left by --keep; generate nothing")
+    parser.add_argument("--reuse", action="store_true",
+                        help="time the data set already in the database (left by --keep or flask seed-scale); "
+                             "generate nothing, drop nothing")
+    parser.add_argument("--who", choices=("county", "province"), action="append",
+                        help="time as this staff only (may be repeated; default both)")
+    parser.add_argument("--only", help="time only the pages whose label contains this")
+    parser.add_argument("--profile", action="store_true",
+                        help="after timing each page, print where one more request of it spends its time (pyinstrument)")
     args = parser.parse_args()
     if args.quick:
         args.fraction, args.requests, args.rounds = 0.002, 2000, 3
@@ -83,12 +103,18 @@ def main():
         print(f"{total} requests; the county measured holds {county_requests}")
     client = app.test_client()
     for who, jurisdiction_id in (("county", county_id), ("province", province_id)):
+        if args.who and who not in args.who:
+            continue
         log_in(client, logins[who])
         for label, path in pages(jurisdiction_id):
+            if args.only and args.only not in label:
+                continue
             started = time.perf_counter()
             p50, p95, size = timed(client, path, args.rounds)
             print(f"{who:8} {label:30} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   {size / 1024:6.1f} KB"
-                  f"   ({time.perf_counter() - started:.1f} s)")
+                  f"   ({time.perf_counter() - started:.1f} s)", flush=True)
+            if args.profile:
+                print(profiled(client, path), flush=True)
     if not (args.keep or args.reuse):  # a data set we did not build is never dropped
         drop(app)
 
