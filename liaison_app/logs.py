@@ -52,8 +52,8 @@ def mask_phone_text(number: str) -> str:
     for prefix in ("0086", "86"):
         if digits.startswith(prefix) and len(digits) - len(prefix) >= 10:
             digits = digits[len(prefix):]
-            if not digits.startswith("1"):
-                digits = "0" + digits  # a landline written after +86 loses its trunk 0
+            if not (digits.startswith("0") or re.match(r"1[3-9]", digits)):
+                digits = "0" + digits  # a landline written after +86 drops its trunk 0
             break
     return digits[:3] + "****" + digits[-4:]
 
@@ -76,7 +76,7 @@ def escape_controls(text: str) -> str:
 
 def _escaped(match: re.Match) -> str:
     char = match.group()
-    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    named = {"\n": "\\n", "\r": "\\r"}
     if char in named:
         return named[char]
     code = ord(char)

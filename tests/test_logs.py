@@ -95,7 +95,7 @@ def test_a_mobile_number_in_any_spelling_is_masked(app, log_lines, typed):
 
 @pytest.mark.parametrize("typed,masked", [
     ("0512-53521234", "051****1234"), ("(0512) 5352 1234", "051****1234"), ("+86 512 5352 1234", "051****1234"),
-    ("010-12345678", "010****5678"),
+    ("010-12345678", "010****5678"), ("+86 10 1234 5678", "010****5678"), ("+86 010 1234 5678", "010****5678"),
 ])
 def test_a_landline_with_its_area_code_is_masked(app, log_lines, typed, masked):
     logging.getLogger("liaison.test").info("office %s", typed)
