@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test test-sqlite test-postgresql bench loadtest install install-dev translations extract-messages chromium clean
+.PHONY: run test test-sqlite test-postgresql bench wrk loadtest install install-dev translations extract-messages chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,11 +62,26 @@ chromium:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null && \
 	  test -x $(CHROMIUM); }
 
-# Figures for docs/benchmarks.md (minutes; not part of `make test`).
-bench: install-dev
-	$(BIN)/python bench/inbox.py --requests 100000 --rounds 20
-	$(BIN)/python bench/posters.py --posters 500 --rounds 10
-	$(BIN)/python bench/oversight.py --fraction 0.1 --requests 200000 --rounds 10
+# Debian's wrk drives bench/throughput.py (load on the same machine). Does nothing when it is there.
+WRK := /usr/bin/wrk
+wrk:
+	@test -x $(WRK) || { \
+	  echo "Installing Debian's wrk for bench/throughput.py..."; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null && \
+	  test -x $(WRK); }
+
+# Figures for docs/benchmarks.md, each written between its `generated` markers (not part of
+# `make test`). pages and throughput measure the province at BENCH_PROVINCE_URL, made once with
+# `createdb liaison_province`, `flask db upgrade` and `flask seed-scale --fraction 1.0` (15 min).
+BENCH_PROVINCE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/liaison_province
+REPORT := $(BIN)/python bench/report.py
+bench: install-dev wrk
+	$(REPORT) inbox -- $(BIN)/python bench/inbox.py --requests 100000 --rounds 20
+	$(REPORT) posters -- $(BIN)/python bench/posters.py --posters 500 --rounds 10
+	$(REPORT) oversight -- $(BIN)/python bench/oversight.py --fraction 0.1 --requests 200000 --rounds 10
+	$(BIN)/python bench/pages.py --database-url $(BENCH_PROVINCE_URL) --write-doc
+	$(BIN)/python bench/throughput.py --database-url $(BENCH_PROVINCE_URL) --write-doc
 
 # Filing through gunicorn (3 workers) by 50 phones for 60 s with a worker killed half-way, on
 # SQLite and on PostgreSQL; fails when a filing is lost or doubled (figures: docs/benchmarks.md).

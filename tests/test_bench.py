@@ -58,3 +58,11 @@ def test_a_generated_block_is_replaced_and_the_prose_around_it_kept(tmp_path):
     assert "| second | run |" in text and "| first | run |" not in text
     assert text.count("<!-- begin generated: pages -->") == 1 and text.count("<!-- end generated: pages -->") == 1
     assert text.index("More prose after the block.") < text.index("<!-- begin generated: throughput -->")
+
+
+def test_the_throughput_benchmark_runs():
+    output = quick_run("throughput.py")
+    assert "bare Flask hello:" in output and "QR landing page" in output
+    assert "filing without a photo:" in output
+    assert "worker RSS after all that:" in output
+    assert sum(line.startswith(("- PASS", "- FAIL")) for line in output.splitlines()) == 3

@@ -2,7 +2,9 @@
 no-store for logged-in users), ProxyFix from the settings, secure cookies, and nothing inline
 in the templates, scripts or server-drawn SVG that the CSP would block."""
 
+import html
 import io
+import json
 import re
 from pathlib import Path
 
@@ -270,9 +272,13 @@ def test_our_scripts_write_no_inline_style_handlers_or_eval():
 
 def test_the_htmx_config_allows_no_eval_and_its_indicator_styles_are_in_our_stylesheet(client):
     page = client.get("/").get_data(as_text=True)
+    config = json.loads(html.unescape(re.search(r'<meta name="htmx-config" content=\'([^\']*)\'>', page).group(1)))
     stylesheet = (APP_DIR / "static" / "css" / "app.css").read_text(encoding="utf-8")
 
-    assert '"allowEval":false' in page and '"includeIndicatorStyles":false' in page
+    assert config["allowEval"] is False and config["allowScriptTags"] is False
+    assert config["includeIndicatorStyles"] is False
+    # Settling copies attributes with setAttribute: a style attribute would break the CSP.
+    assert "style" not in config["attributesToSettle"]
     assert ".htmx-indicator" in stylesheet and ".htmx-request" in stylesheet
 
 

@@ -177,6 +177,16 @@ def expect_browser_reported(page, js_errors, *fragments):
             js_errors.remove(error)
 
 
+def fill_filing_form(page, description: str) -> None:
+    """The enterprise's filing form filled in as a worker would (no photo, no consent)."""
+    page.check("input[name=kind][value=request]")
+    page.fill("#enterprise_name", "太仓市恒丰精密机械有限公司")
+    page.fill("#contact_name", "王海燕")
+    page.fill("#contact_phone", "13812345678")
+    page.select_option("#category", "infrastructure")
+    page.fill("#description", description)
+
+
 def _console_error(message, errors):
     if message.type == "error":
         errors.append(f"console: {message.text} ({message.location.get('url', '')})")

@@ -20,6 +20,7 @@ from liaison_app.extensions import db
 from liaison_app.models import Outcome, Rating, Request
 from liaison_app.workdays import today_local
 from liaison_app.workflow import Action, Status
+from tests.browser.conftest import fill_filing_form
 from tests.factories import Tree, make_qr_code, make_request
 
 pytestmark = pytest.mark.browser
@@ -158,12 +159,7 @@ def test_filed_by_qr_worked_answered_and_reopened_when_the_enterprise_is_not_sat
     page.click(f"a.button[href='/q/{code.token}/file']")
     page.wait_for_url(f"**/q/{code.token}/file")
     check(page, "form")
-    page.check("input[name=kind][value=request]")
-    page.fill("#enterprise_name", "太仓市恒丰精密机械有限公司")
-    page.fill("#contact_name", "王海燕")
-    page.fill("#contact_phone", "13812345678")
-    page.select_option("#category", "infrastructure")
-    page.fill("#description", DESCRIPTION)
+    fill_filing_form(page, DESCRIPTION)
     page.set_input_files("#photos", files=[{"name": "路面.jpg", "mimeType": "image/jpeg", "buffer": photo_jpeg()}])
     page.check("#public_consent")
     check(page, "form-filled")
