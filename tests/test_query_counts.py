@@ -54,7 +54,8 @@ CEILINGS = {
     "unit home: to_acknowledge": 13, "unit home: in_progress": 13, "unit home: overdue": 10,
     "unit home: answered": 13,
     "oversight list: problems": 16, "oversight list: claims": 17, "oversight list: public": 15,
-    "overdue": 9, "key supervision": 8, "cases": 7, "case page": 12, "typical cases": 8,
+    "overdue": 15,  # counts per level, the levels, one query per kind of lateness, then their rows' details
+    "key supervision": 8, "cases": 7, "case page": 12, "typical cases": 8,
     "monthly report": 15,
     "dashboard": 13,
     "public board (jurisdiction)": 8, "public board (station)": 10,
