@@ -21,6 +21,8 @@ Exit status 1 when any check failed; --json prints the report for the test.
 """
 
 import argparse
+import collections
+import ctypes
 import hashlib
 import io
 import json
@@ -121,6 +123,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _die_with_parent():
+    """gunicorn gets SIGTERM if this process dies first (a test's timeout): no server is left behind."""
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class Gunicorn:
     """`gunicorn -c deploy/gunicorn.conf.py` serving APP on a free loopback port."""
 
@@ -132,7 +139,7 @@ class Gunicorn:
         env = dict(env, WEB_CONCURRENCY=str(workers), GUNICORN_ACCESS_LOG=log_path + ".access")
         self.process = subprocess.Popen(
             [os.path.join(BIN, "gunicorn"), "-c", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
-             APP], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+             APP], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         self._wait_until_serving(workers)
 
     def _wait_until_serving(self, workers: int):
@@ -317,6 +324,7 @@ def run(database_url: str, *, clients: int, seconds: float, workers: int, folder
                                          for phone in phones) / elapsed, 1),
         "retried_filings": sum(f["attempts"] > 1 for f in filings),
         "failed_attempts": len(failures),
+        "failure_kinds": dict(collections.Counter(what for _, _, what in failures)),
         "post_p50_ms": percentile([f["latency"] for f in filings], 50),
         "post_p95_ms": percentile([f["latency"] for f in filings], 95),
         "form_p50_ms": percentile([t for phone in phones for t in phone.form_latencies], 50),
