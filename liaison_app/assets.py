@@ -18,7 +18,8 @@ import os
 import re
 from typing import Optional
 
-from flask import Flask, current_app, redirect, send_from_directory, url_for
+from flask import Flask, current_app, redirect, request, send_from_directory, url_for
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
@@ -31,6 +32,17 @@ FINGERPRINTED = re.compile(rf"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{{{HASH_LENGTH}}})
 def register(app: Flask) -> None:
     app.url_defaults(_fingerprint_static_urls)
     app.view_functions["static"] = serve_static
+    app.session_interface = _SessionNotForStaticFiles()
+
+
+class _SessionNotForStaticFiles(SecureCookieSessionInterface):
+    """Flask-Login looks into the session after every request, and Flask then sends
+    Vary: Cookie; on a static file that would make the browser fetch it again whenever a
+    cookie changes (the first form sets one). Static files never change the session."""
+
+    def save_session(self, app, session, response):
+        if request.endpoint != "static":
+            super().save_session(app, session, response)
 
 
 def fingerprinted(filename: str) -> Optional[str]:
