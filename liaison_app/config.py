@@ -193,6 +193,13 @@ def load_config(app, test_config=None):
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "liaison.sqlite")
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["DATABASE_URL"])
+    # PostgreSQL: no JIT compilation. It starts on any plan costed over jit_above_cost, which
+    # at a province's size includes a deputy's inbox counts, and spends ~50 ms compiling a
+    # query that runs in a few (bench/pages.py; docs/benchmarks.md).
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        engine_options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        engine_options["connect_args"] = {"options": "-c jit=off", **engine_options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     if not app.config.get("UPLOAD_FOLDER"):
         app.config["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
     # Uploads under static/ would be served by the web server as they are, to anyone.

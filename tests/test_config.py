@@ -39,3 +39,15 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
 )
 def test_postgres_urls_use_psycopg_3(url, expected):
     assert normalise_database_url(url) == expected
+
+
+def test_postgresql_connections_compile_no_query_plans(app):
+    """JIT compilation costs a deputy's inbox ~50 ms a query at a province's size (docs/benchmarks.md)."""
+    import sqlalchemy as sa
+
+    from liaison_app.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only: SQLite has no JIT")
+        assert db.session.scalar(sa.text("SHOW jit")) == "off"
