@@ -175,8 +175,10 @@ class Gunicorn:
         return self.workers()[0]
 
     def stop(self):
+        """Every client has its answer by now: quick shutdown (SIGQUIT) rather than waiting for
+        idle workers to notice a graceful one."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGQUIT)
             try:
                 self.process.wait(timeout=40)
             except subprocess.TimeoutExpired:
