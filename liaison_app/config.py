@@ -4,6 +4,8 @@ import os
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+
 # Settings read from the environment when present (strings; see _coerce).
 ENV_SETTINGS = (
     "DATABASE_URL",
@@ -196,10 +198,10 @@ def load_config(app, test_config=None):
     # PostgreSQL: no JIT compilation. It starts on any plan costed over jit_above_cost, which
     # at a province's size includes a deputy's inbox counts, and spends ~50 ms compiling a
     # query that runs in a few (bench/pages.py; docs/benchmarks.md).
+    # Added to the URL's own options (a test schema's search_path travels there), not in
+    # connect_args, which would replace them.
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        engine_options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
-        engine_options["connect_args"] = {"options": "-c jit=off", **engine_options.get("connect_args", {})}
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
+        app.config["SQLALCHEMY_DATABASE_URI"] = _without_jit(app.config["SQLALCHEMY_DATABASE_URI"])
     if not app.config.get("UPLOAD_FOLDER"):
         app.config["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
     # Uploads under static/ would be served by the web server as they are, to anyone.
@@ -229,6 +231,16 @@ def _refuse_debug_in_production(app) -> None:
             f"Debug mode is on (FLASK_DEBUG or DEBUG) while the app is served at {app.config['PUBLIC_BASE_URL']}. "
             "Debug mode shows stack traces to users: turn it off, or set ALLOW_DEBUG=true on a test server."
         )
+
+
+def _without_jit(url: str) -> str:
+    """The PostgreSQL URL with `-c jit=off` added to its libpq options (kept if set)."""
+    parsed = make_url(url)
+    options = parsed.query.get("options", "")
+    if "jit" in options:
+        return url
+    merged = f"{options} -c jit=off".strip()
+    return parsed.update_query_dict({"options": merged}).render_as_string(hide_password=False)
 
 
 def normalise_database_url(url: str) -> str:

@@ -51,3 +51,12 @@ def test_postgresql_connections_compile_no_query_plans(app):
         if db.engine.dialect.name != "postgresql":
             pytest.skip("PostgreSQL only: SQLite has no JIT")
         assert db.session.scalar(sa.text("SHOW jit")) == "off"
+        # ...and the test schema's search_path, which travels in the same libpq options, is kept.
+        assert "public" not in db.session.scalar(sa.text("SHOW search_path"))
+
+
+def test_jit_off_is_added_to_the_urls_own_options():
+    from liaison_app.config import _without_jit
+
+    url = _without_jit("postgresql+psycopg://u@h:5432/d?options=-csearch_path%3Dt_1")
+    assert "search_path" in url and "jit" in url
