@@ -68,3 +68,15 @@ def test_nginx_accepts_the_largest_body_the_app_accepts_and_never_serves_uploads
     assert "uploads" not in "".join(re.findall(r"(?m)^\s*(?:alias|root) .*$", nginx))
     assert "X-Forwarded-Proto $scheme" in nginx and "X-Forwarded-For $proxy_add_x_forwarded_for" in nginx
 
+
+
+def test_every_name_in_the_gunicorn_conf_is_a_gunicorn_setting(gunicorn_conf):
+    """gunicorn ignores unknown names in a config file: a misspelt setting would do nothing."""
+    from gunicorn.config import Config
+
+    conf = gunicorn_conf()
+    settings = {name for name, value in vars(conf).items()
+                if not name.startswith("_") and not isinstance(value, type(re)) and not isinstance(value, type)}
+
+    assert settings - set(Config().settings) == set()
+    assert {"workers", "timeout", "forwarded_allow_ips", "access_log_format", "preload_app"} <= settings
