@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from liaison_app.extensions import db
 from liaison_app.models import (
-    Attachment, Outcome, Pairing, Rating, ReceptionDay, Request, Role, TargetKind, Visit, VisitCampaign, VisitForm,
+    Attachment, Level, Outcome, Pairing, Rating, ReceptionDay, Request, Role, TargetKind, Visit, VisitCampaign, VisitForm,
     VisitPhoto,
 )
 from liaison_app.models.visits import campaign_targets
@@ -29,7 +29,8 @@ from liaison_app.services import workflow as wf
 from liaison_app.services.requests import add_information
 from liaison_app.workdays import today_local
 from tests.factories import (
-    Tree, make_department, make_deputy, make_enterprise, make_qr_code, make_request, make_station, make_user, valid_uscc,
+    Tree, make_department, make_deputy, make_enterprise, make_jurisdiction, make_qr_code, make_request, make_station,
+    make_user, valid_uscc,
 )
 from tests.test_desk import login
 
@@ -115,14 +116,17 @@ class World:
         deputy = make_deputy(tree.station)
         make_qr_code(deputy=deputy)
         deputy_user = make_user(Role.DEPUTY, deputy=deputy)
-        station = make_station(jurisdiction=tree.township)
+        township = make_jurisdiction(level=Level.TOWNSHIP, parent=tree.county)
+        township_staff = make_user(Role.STAFF, jurisdiction=township)
+        station = make_station(jurisdiction=township)
         make_qr_code(station=station)
+        make_user(Role.DEPUTY, deputy=make_deputy(station))  # a township deputy, elsewhere than the first
         department = make_department(jurisdiction=tree.township)
         make_qr_code(station=tree.station, label="园区大门")
-        enterprise, not_visited = (make_enterprise(jurisdiction=tree.township, park="沙溪工业园") for _ in range(2))
+        enterprise, not_visited = (make_enterprise(jurisdiction=township, park="新区工业园") for _ in range(2))
 
-        # Requests in every status, at two stations, claimed by three people, held by two
-        # departments; make_request gives each an enterprise of its own.
+        # Requests in every status, at two stations in two townships, claimed by three people,
+        # held by two departments; make_request gives each an enterprise of its own.
         submitted = make_request(deputy=tree.deputy, claim_due_on=today_local() - timedelta(days=3))
         db.session.add(Attachment(request=submitted, event=submitted.events[0], **_photo_columns()))
         db.session.commit()
@@ -137,13 +141,13 @@ class World:
             wf.acknowledge(fresh(req), actor=self.officer, version=fresh(req).version)
         wf.respond(fresh(for_unit[2]), actor=self.officer, version=fresh(for_unit[2]).version,
                    outcome=Outcome.EXPLAINED, text="已答复政策依据")
-        replied = self._claimed(self.township_staff, station=station)
-        wf.answer_request(replied, actor=self.township_staff, version=replied.version, outcome=Outcome.SOLVED,
+        replied = self._claimed(township_staff, station=station)
+        wf.answer_request(replied, actor=township_staff, version=replied.version, outcome=Outcome.SOLVED,
                           text="已协调解决")
-        closed = self._claimed(self.township_staff, station=station)
-        wf.answer_request(closed, actor=self.township_staff, version=closed.version, outcome=Outcome.SOLVED,
+        closed = self._claimed(township_staff, station=station, public_consent=True)  # on the public board
+        wf.answer_request(closed, actor=township_staff, version=closed.version, outcome=Outcome.SOLVED,
                           text="已解决")
-        wf.accept_answer(fresh(closed), actor=self.township_staff, version=fresh(closed).version)
+        wf.accept_answer(fresh(closed), actor=township_staff, version=fresh(closed).version)
         wf.rate_request(fresh(closed), version=fresh(closed).version, rating=Rating.SATISFIED)
         supervision.mark_typical_case(fresh(closed), actor=self.county_staff, note="协调银行续贷，企业渡过难关。")
         escalated = self._claimed(deputy_user)
@@ -176,8 +180,8 @@ class World:
         self.reception.deputies.append(deputy)
         db.session.commit()
 
-    def _claimed(self, claimant, *, station=None) -> Request:
-        req = make_request(station=station, deputy=None if station else self.tree.deputy)
+    def _claimed(self, claimant, *, station=None, **overrides) -> Request:
+        req = make_request(station=station, deputy=None if station else self.tree.deputy, **overrides)
         wf.claim_request(req, actor=claimant)
         return fresh(req)
 

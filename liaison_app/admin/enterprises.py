@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -64,6 +65,7 @@ def _found(text: str, *, leaving_out: int = 0) -> tuple[list, bool]:
     requests = (sa.select(sa.func.count(Request.id)).where(Request.enterprise_id == Enterprise.id)
                 .correlate(Enterprise).scalar_subquery())
     query = enterprise_service.matching(enterprise_service.visible_enterprises(current_user), text)
+    query = query.options(joinedload(Enterprise.jurisdiction))  # each row names it
     rows = db.session.execute(query.add_columns(requests).where(Enterprise.id != leaving_out)
                               .order_by(Enterprise.name, Enterprise.id).limit(LIST_LIMIT + 1)).all()
     return rows[:LIST_LIMIT], len(rows) > LIST_LIMIT

@@ -5,7 +5,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectChoice
 
 from ..extensions import db
@@ -103,8 +103,9 @@ def jurisdiction_delete(jurisdiction_id):
 
 @bp.get("/stations")
 def stations():
-    query = scope.limit_to_scope(current_user, sa.select(Station).order_by(Station.jurisdiction_id, Station.name),
-                                 Station.jurisdiction_id)
+    # Each line names the station's jurisdiction: loaded with the stations, not one by one.
+    query = sa.select(Station).options(joinedload(Station.jurisdiction)).order_by(Station.jurisdiction_id, Station.name)
+    query = scope.limit_to_scope(current_user, query, Station.jurisdiction_id)
     return render_template("admin/stations.html", stations=db.session.scalars(query).all())
 
 
@@ -165,8 +166,8 @@ def department_edit(department_id=None):
 
 @bp.get("/deputies")
 def deputies():
-    # Each line names the deputy's stations: loaded for the whole page at once.
-    query = (sa.select(Deputy).options(selectinload(Deputy.stations))
+    # Each line names the deputy's congress (title) and stations: loaded for the whole page at once.
+    query = (sa.select(Deputy).options(joinedload(Deputy.congress_jurisdiction), selectinload(Deputy.stations))
              .order_by(Deputy.congress_jurisdiction_id, Deputy.name))
     q = (request.args.get("q") or "").strip()
     if q:
