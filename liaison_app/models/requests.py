@@ -222,7 +222,11 @@ class Request(db.Model):
         # No index on closed_at or assigned_at alone: the planner would take it, misled by how
         # well those columns follow the table's order, and filter 90% of what it reads.
         # The id at the end lets a page of a list find its rows' ids in the index too.
-        sa.Index("ix_requests_filed_jurisdiction_id_created_at", "filed_jurisdiction_id", "created_at", "id"),
+        # The dashboard reads every column it counts or times from this one too (index-only: a
+        # county's year of 120,000 requests would otherwise be 47,000 table pages read at random).
+        sa.Index("ix_requests_filed_jurisdiction_id_created_at_figures", "filed_jurisdiction_id", "created_at", "id",
+                 "category", "status", "outcome", "rating", "station_id", "department_id", "claimant_id", "due_on",
+                 "replied_at", "claimed_at", "closed_at"),
         sa.Index("ix_requests_filed_jurisdiction_id_closed_at", "filed_jurisdiction_id", "closed_at", "status",
                  "outcome", "is_typical_case", "id"),
         sa.Index("ix_requests_jurisdiction_id_assigned_at", "jurisdiction_id", "assigned_at", "department_id", "id"),
