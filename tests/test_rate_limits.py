@@ -171,3 +171,17 @@ class TestRedisDown:
         assert login.status_code == 303
         assert "Rate limit storage unreachable - falling back to in-memory storage" in caplog.text
         assert filings == [303, 303, 429]  # the limits still hold, counted in this process
+
+
+def test_redis_url_and_the_switch_come_from_the_environment(monkeypatch, test_database, tmp_path):
+    from liaison_app import create_app
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    monkeypatch.setenv("RATELIMIT_ENABLED", "false")
+
+    app = create_app({"TESTING": True, "DATABASE_URL": test_database.url, "UPLOAD_FOLDER": str(tmp_path)})
+
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
+    assert app.config["RATELIMIT_ENABLED"] is False
+    with app.app_context():
+        db.engine.dispose()
