@@ -13,10 +13,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload
 
 from .. import limits
 from ..extensions import db
-from ..models import Attachment, QRCode, Rating, Request
+from ..models import Attachment, Deputy, QRCode, Rating, Request, Station
 from ..services import receptions
 from ..services.photos import process_uploads, send_photo
 from ..services.qr import record_scan
@@ -139,7 +140,13 @@ def _render_filing(form, code, status=200):
 
 
 def _code_or_404(token) -> QRCode:
-    code = db.session.scalar(sa.select(QRCode).where(QRCode.token == token))
+    # With what the landing page and the form show of its deputy or station: one query
+    # and one for the deputy's stations, instead of a lazy load for each (bench/pages.py).
+    code = db.session.scalar(sa.select(QRCode).where(QRCode.token == token).options(
+        joinedload(QRCode.deputy).joinedload(Deputy.congress_jurisdiction),
+        joinedload(QRCode.deputy).selectinload(Deputy.stations),
+        joinedload(QRCode.station).joinedload(Station.jurisdiction),
+    ))
     if code is None:
         abort(404, description=_("This code is not known. Please check that you scanned the whole code."))
     return code
@@ -318,8 +325,6 @@ def _remember_request(response: Response, token: str) -> None:
 
 @bp.get("/deputies/<int:deputy_id>/photo")
 def deputy_photo(deputy_id):
-    from ..models import Deputy
-
     deputy = db.session.get(Deputy, deputy_id)
     if deputy is None or not deputy.photo or not deputy.active:
         abort(404)
