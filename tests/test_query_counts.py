@@ -67,9 +67,8 @@ CEILINGS = {
     "admin: qr codes": 5, "admin: station's codes": 9, "admin: qr stats": 5,
     "posters (station)": 11, "posters (township)": 13, "cards (township)": 13,
 }
-# Pages whose content does not grow with the rounds (a form, one case, one campaign, a chooser).
-FIXED_CONTENT = {"filing form", "filing POST", "unit home: overdue", "cases", "campaigns", "admin: qr codes",
-                 "admin: qr stats"}
+# Pages whose content does not grow with the rounds (a form, one case, a chooser).
+FIXED_CONTENT = {"filing form", "filing POST", "unit home: overdue", "cases", "admin: qr codes", "admin: qr stats"}
 
 
 def _photo_columns() -> dict:
@@ -120,7 +119,10 @@ class World:
         township_staff = make_user(Role.STAFF, jurisdiction=township)
         station = make_station(jurisdiction=township)
         make_qr_code(station=station)
-        make_user(Role.DEPUTY, deputy=make_deputy(station))  # a township deputy, elsewhere than the first
+        township_deputy = make_deputy(station)  # a deputy elsewhere than the first, on duty there
+        make_user(Role.DEPUTY, deputy=township_deputy)
+        db.session.add(ReceptionDay(station=station, held_on=today_local() + timedelta(days=5), starts_at=time(9),
+                                    ends_at=time(11), deputies=[township_deputy]))
         department = make_department(jurisdiction=tree.township)
         make_qr_code(station=tree.station, label="园区大门")
         enterprise, not_visited = (make_enterprise(jurisdiction=township, park="新区工业园") for _ in range(2))
@@ -165,7 +167,10 @@ class World:
         event = add_information(tracked, text="补充：贷款下月到期。", version=tracked.version)
         db.session.add(Attachment(request_id=tracked.id, event_id=event.id, **_photo_columns()))
 
-        # The campaign: two new targets paired with the new deputy (lead) and the first deputy;
+        campaigns.save_campaign(VisitCampaign(), actor=township_staff, name=f"{township.name}走访月",
+                                jurisdiction=township, starts_on=today_local(), ends_on=today_local() + timedelta(days=30),
+                                target_kind=TargetKind.ALL)
+        # The running campaign: two new targets paired with the new deputy (lead) and the first deputy;
         # one is visited.
         for target in (enterprise, not_visited):
             db.session.execute(sa.insert(campaign_targets).values(campaign_id=self.campaign.id,
