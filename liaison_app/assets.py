@@ -56,13 +56,10 @@ def fingerprinted(filename: str) -> Optional[str]:
 
 def file_hash(filename: str) -> Optional[str]:
     """The first HASH_LENGTH hex digits of the static file's sha256, or None without the file."""
-    path = safe_join(current_app.static_folder, filename)
-    try:
-        stat = os.stat(path) if path else None
-    except OSError:
+    path = safe_join(current_app.static_folder, filename)  # None for a path leaving the folder
+    if path is None or not os.path.isfile(path):
         return None
-    if stat is None or not os.path.isfile(path):
-        return None
+    stat = os.stat(path)
     return _sha256_prefix(path, stat.st_size, stat.st_mtime_ns)
 
 
