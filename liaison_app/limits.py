@@ -115,6 +115,8 @@ def _tracking_miss(response) -> bool:
 # --- the limits, as decorators of the views ----------------------------------------------
 
 login_per_address = limiter.limit(setting("LOGIN_LIMIT_PER_IP"), methods=["POST"], scope="address")
+# The one-time code form costs an argon2 check too (its 5 tries per code are counted in the database).
+reset_code_per_address = limiter.limit(setting("LOGIN_LIMIT_PER_IP"), methods=["POST"], scope="address")
 login_failures_per_account = limiter.limit(
     setting("LOGIN_FAILURES_PER_ACCOUNT"), methods=["POST"], scope=ACCOUNT_SCOPE, key_func=login_account_key,
     deduct_when=_login_failed, exempt_when=_from_known_device,
@@ -184,6 +186,8 @@ def too_many_requests(error):
     scope = getattr(getattr(error, "limit", None), "scope", None)
     if request.endpoint == "auth.login":
         response = _login_refused(scope, minutes)
+    elif request.endpoint == "auth.reset_code":
+        response = _reset_code_refused(minutes)
     elif request.endpoint == "public.request_file":
         response = _filing_refused(minutes)
     elif request.endpoint and request.endpoint.startswith("public.tracking"):
@@ -223,6 +227,18 @@ def _login_refused(scope: Optional[str], minutes: int):
         problem = _("Too many login attempts from this network. Please try again in %(minutes)d minutes.",
                     minutes=minutes)
     return _render("auth/login.html", "auth/_login_form.html", form=LoginForm(), problem=problem, status=429)
+
+
+def _reset_code_refused(minutes: int):
+    from .auth.forms import ResetCodeForm
+    from .auth.reset import _render_code_form
+
+    log.warning("reset code refused for %r: too many attempts from %s",
+                (request.form.get("login") or "").strip()[:40], client_address())
+    form = ResetCodeForm()
+    form.code.errors = [_("Too many attempts from this network. Please try again in %(minutes)d minutes.",
+                          minutes=minutes)]
+    return _render_code_form(form, status=429)
 
 
 def _filing_refused(minutes: int):

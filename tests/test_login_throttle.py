@@ -181,3 +181,28 @@ def test_htmx_gets_the_login_form_back_with_the_refusal(app, deputy, htmx):
     page = response.get_data(as_text=True)
     assert response.status_code == 429
     assert page.lstrip().startswith('<form id="login-form"') and ACCOUNT_LOCKED in page
+
+
+class TestResetCodeForm:
+    @pytest.fixture
+    def app_config(self, limits_config):
+        return limits_config | {"LOGIN_LIMIT_PER_IP": "2 per minute"}
+
+    def test_the_code_form_is_limited_per_address_and_keeps_the_login(self, app, deputy, caplog):
+        def send(address="203.0.113.7"):
+            return app.test_client().post("/reset", data={"login": "luJianguo", "code": "123456",
+                                                          "new_password": "a brand new secret",
+                                                          "new_password_again": "a brand new secret"},
+                                          environ_base={"REMOTE_ADDR": address})
+
+        with time_machine.travel(START, tick=False):
+            tries = [send().status_code for _ in range(2)]
+            with caplog.at_level(logging.WARNING, logger="liaison.auth"):
+                refused = send()
+            elsewhere = send(address="203.0.113.8")
+
+        page = refused.get_data(as_text=True)
+        assert tries == [422, 422] and elsewhere.status_code == 422
+        assert refused.status_code == 429 and "Retry-After" in refused.headers
+        assert "此网络的尝试过于频繁，请 1 分钟后再试。" in page and 'value="luJianguo"' in page
+        assert "reset code refused for 'luJianguo'" in caplog.text

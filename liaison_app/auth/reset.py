@@ -3,6 +3,7 @@
 from flask import flash, request, url_for
 from flask_babel import gettext as _
 
+from .. import limits
 from ..services import users
 from ..templating import redirect_after_post
 from . import bp
@@ -11,6 +12,7 @@ from .views import _render
 
 
 @bp.route("/reset", methods=["GET", "POST"])
+@limits.reset_code_per_address
 def reset_code():
     """For a code read out over the phone: username, code and the new password in one form."""
     form = ResetCodeForm()
