@@ -192,7 +192,7 @@ def main():
             print(f"{'PASS' if p95 < BUDGETS[budget] else 'FAIL'}  {label}: p95 {p95:.1f} ms (budget < {BUDGETS[budget]:.0f} ms)")
     if args.write_doc:
         report.write_doc("pages", described + "\n\n" + markdown + "\n\n" + report.footer(
-            ["python", "bench/pages.py", *sys.argv[1:]], load_before=load_before,
+            [sys.executable, "bench/pages.py", *sys.argv[1:]], load_before=load_before,
             seconds=time.perf_counter() - started, database_url=args.database_url))
     if not args.database_url:
         drop(app)

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
+DOC = Path(os.environ.get("BENCH_DOC") or ROOT / "docs" / "benchmarks.md")  # BENCH_DOC: try it on a copy
 
 
 def cpu_model() -> str:
@@ -48,7 +48,7 @@ def postgresql_version(database_url: str | None = None) -> str:
             pass
     try:
         out = subprocess.run(["psql", "--version"], capture_output=True, text=True, timeout=5).stdout
-        return out.split()[-1] + " (psql)"
+        return out.split()[2] + " (psql client)"
     except (OSError, IndexError, subprocess.SubprocessError):
         return "-"
 
@@ -96,7 +96,7 @@ def write_doc(name: str, markdown: str, *, doc: Path = DOC) -> None:
     temporary = doc.with_suffix(".md.tmp")
     temporary.write_text(updated, encoding="utf-8")
     os.replace(temporary, doc)
-    print(f"wrote the '{name}' block of {doc.relative_to(ROOT) if doc.is_relative_to(ROOT) else doc}")
+    print(f"wrote the '{name}' block of {doc}")
 
 
 def main(argv: list[str]) -> int:

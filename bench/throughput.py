@@ -370,7 +370,7 @@ def main():
     print(text)
     if args.write_doc:
         report.write_doc("throughput", text + "\n\n" + report.footer(
-            ["python", "bench/throughput.py", *sys.argv[1:]], load_before=load_before,
+            [sys.executable, "bench/throughput.py", *sys.argv[1:]], load_before=load_before,
             seconds=time.perf_counter() - started, database_url=args.database_url))
     shutil.rmtree(work, ignore_errors=True)
     return 0 if all(ok for _label, ok in checks) or not args.strict else 1
