@@ -418,10 +418,12 @@ def _busiest_stations(stations: dict[Any, Figures], found: dict[tuple[str, Any],
 
 
 def _tune_for_aggregates() -> None:
-    """On PostgreSQL, for the rest of this (read-only) transaction: room to sort the medians'
-    durations in memory (a county's year spilled to disk with the default 4 MB)."""
+    """On PostgreSQL, for the rest of this (read-only) transaction: room to count in hash tables
+    and sort the medians' durations in memory. With the default 4 MB a province's year (900,000
+    requests) was sorted on disk before it was counted: 7.7 s; hashed, 2.0 s (30 MB used; the
+    planner, overestimating the groups, hashes only when it is allowed 256 MB)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.text("SELECT set_config('work_mem', '64MB', true)"))
+        db.session.execute(sa.text("SELECT set_config('work_mem', '256MB', true)"))
 
 
 def _names(model, ids) -> dict[int, str]:
