@@ -1,6 +1,9 @@
 """The enterprise's filing form on a phone: mistakes are flagged as the field is left, before sending."""
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from tests.factories import make_qr_code
 
@@ -16,10 +19,12 @@ def test_a_wrong_credit_code_and_phone_are_flagged_when_the_field_is_left(page, 
 
     page.fill("#uscc", "91320585MA1ABCDE")
     page.press("#uscc", "Tab")
-    page.wait_for_function("document.querySelector('#error-uscc').textContent.trim() !== ''")
+    # A locator wait, not wait_for_function("..."): an expression string is eval'd in the page,
+    # which the app's CSP (no unsafe-eval) rightly refuses.
+    expect(page.locator("#error-uscc")).to_have_text(re.compile(r"\S"))
     page.fill("#contact_phone", "12345")
     page.press("#contact_phone", "Tab")
-    page.wait_for_function("document.querySelector('#error-contact_phone').textContent.trim() !== ''")
+    expect(page.locator("#error-contact_phone")).to_have_text(re.compile(r"\S"))
 
     assert "18" in page.text_content("#error-uscc")  # 统一社会信用代码应为 18 位。
     assert page.input_value("#uscc") == "91320585MA1ABCDE"  # nothing typed is lost
