@@ -227,12 +227,13 @@ def reserve_references(year: int, count: int) -> list[str]:
     row stays locked until the transaction ends."""
     bump = sa.update(ReferenceCounter).where(ReferenceCounter.year == year).values(
         last_value=ReferenceCounter.last_value + count
-    )
-    if db.session.execute(bump).rowcount == 0:
+    ).returning(ReferenceCounter.last_value)
+    last = db.session.scalar(bump)
+    if last is None:  # the year's first reference
         try:
             with db.session.begin_nested():
                 db.session.execute(sa.insert(ReferenceCounter).values(year=year, last_value=count))
+            last = count
         except IntegrityError:
-            db.session.execute(bump)
-    last = db.session.scalar(sa.select(ReferenceCounter.last_value).where(ReferenceCounter.year == year))
+            last = db.session.scalar(bump)
     return [f"{year}-{value:06d}" for value in range(last - count + 1, last + 1)]
