@@ -105,8 +105,14 @@ def _new_code(owner: Owner, placement: Placement, label: str) -> QRCode:
 def record_scan(token: str) -> None:
     """Count one scan of a live code, in total and for today. Its own write
     transaction, run before the page loads anything, so concurrent scans are all
-    counted and a SQLite read transaction never has to be upgraded to a write."""
+    counted and a SQLite read transaction never has to be upgraded to a write.
+
+    On PostgreSQL the commit does not wait for the WAL to reach the disk: a crash may lose
+    the last fraction of a second of scan counts, never a request, and each landing page
+    answers ~5 ms sooner on a busy disk (docs/benchmarks.md)."""
     begin_write()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
     code_id = db.session.scalar(
         sa.update(QRCode)
         .where(QRCode.token == token, QRCode.revoked_at.is_(None))
