@@ -238,7 +238,7 @@ def _grouped(keys: tuple, where: Sequence) -> dict[tuple, Figures]:
 def _grouped_sets(key_sets: Sequence[tuple], where: Sequence) -> list[dict[tuple, Figures]]:
     """_grouped() for each tuple of keys: on PostgreSQL in one pass over the rows (GROUPING
     SETS; at a province's scale the pass is most of the cost), on SQLite one query each."""
-    if db.session.get_bind().dialect.name != "postgresql":
+    if not _is_postgresql():
         return [_grouped(keys, where) for keys in key_sets]
     columns = [key for keys in key_sets for key in keys]
     query = sa.select(*columns, sa.func.grouping(*columns), *_figure_columns()).where(*where).group_by(
@@ -275,7 +275,7 @@ def received_in(jurisdiction_ids: Sequence[int], period: Period) -> list:
     """
     start, end = period.bounds()
     jurisdiction = Request.filed_jurisdiction_id
-    if db.session.get_bind().dialect.name != "postgresql":
+    if not _is_postgresql():
         jurisdiction = jurisdiction + 0
     return [jurisdiction.in_(jurisdiction_ids), Request.created_at >= start, Request.created_at < end]
 
@@ -308,11 +308,16 @@ def _durations(where: Sequence) -> sa.Select:
     ).where(*where, sa.or_(Request.claimed_at.is_not(None), closed))
 
 
-def medians(where: Sequence) -> dict[tuple[str, Any], Medians]:
-    """Median days to claim and to close for the whole selection and per MEDIAN_GROUPS value."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return _medians_in_postgresql(where)
+def medians(where: Sequence, groups: Sequence[str] = MEDIAN_GROUPS) -> dict[tuple[str, Any], Medians]:
+    """Median days to claim and to close for the whole selection and per value of each of
+    `groups` (on SQLite every one of MEDIAN_GROUPS: one pass in Python takes them all)."""
+    if _is_postgresql():
+        return _medians_in_postgresql(where, groups)
     return _medians_in_python(where)
+
+
+def _is_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
 
 
 def _medians_in_python(where: Sequence) -> dict[tuple[str, Any], Medians]:
@@ -334,11 +339,12 @@ def _median(values: Optional[list[float]]) -> Optional[float]:
     return statistics.median(values) if values else None
 
 
-def _medians_in_postgresql(where: Sequence) -> dict[tuple[str, Any], Medians]:
+def _medians_in_postgresql(where: Sequence, groups: Sequence[str]) -> dict[tuple[str, Any], Medians]:
     """The same figures in one query: GROUPING SETS with percentile_cont(0.5), which is the
-    median as statistics.median takes it (the mean of the middle two of an even count)."""
+    median as statistics.median takes it (the mean of the middle two of an even count).
+    Each grouping sorts every row once more."""
     durations = _durations(where).subquery()
-    keys = [durations.c[name] for name in MEDIAN_GROUPS]
+    keys = [durations.c[name] for name in groups]
     query = sa.select(
         *keys, sa.func.grouping(*keys),
         sa.func.percentile_cont(0.5).within_group(durations.c.claim),
@@ -347,12 +353,12 @@ def _medians_in_postgresql(where: Sequence) -> dict[tuple[str, Any], Medians]:
     ).group_by(sa.func.grouping_sets(*(sa.tuple_(key) for key in keys), sa.text("()")))
     # grouping() has a bit set for each key a row is not grouped by, the first key highest.
     width = len(keys)
-    names = {(1 << width) - 1 - (1 << (width - 1 - i)): name for i, name in enumerate(MEDIAN_GROUPS)}
+    names = {(1 << width) - 1 - (1 << (width - 1 - i)): name for i, name in enumerate(groups)}
     names[(1 << width) - 1] = "all"
     result = {}
     for row in db.session.execute(query):
         group = names[row[width]]
-        key = None if group == "all" else row[MEDIAN_GROUPS.index(group)]
+        key = None if group == "all" else row[list(groups).index(group)]
         result[group, key] = Medians(row[width + 1], row[width + 2], row[width + 3])
     return result
 
@@ -374,7 +380,8 @@ def dashboard(jurisdiction_ids: Sequence[int], period: Period) -> Dashboard:
     month_category, by_station_id, by_department_id = _grouped_sets(
         [(period.month_of(Request.created_at), Request.category), (Request.station_id,), (Request.department_id,)],
         where)
-    found = medians(where)
+    # On PostgreSQL the stations' medians are taken apart, for the stations shown only.
+    found = medians(where, ("category", "claimant_id") if _is_postgresql() else MEDIAN_GROUPS)
 
     months = _totals(month_category, 0)
     by_month = [Row(month, month, months.get(month, Figures())) for month in period.months()]
@@ -384,7 +391,7 @@ def dashboard(jurisdiction_ids: Sequence[int], period: Period) -> Dashboard:
     by_category = [Row(c, c.label, _with_medians(categories[c], found.get(("category", c.value))))
                    for c in Category if c in categories]
 
-    by_station = _busiest_stations(_totals(by_station_id, 0), found)
+    by_station = _busiest_stations(_totals(by_station_id, 0), found, where)
 
     departments = _totals(by_department_id, 0)
     ranked = {department_id: f for department_id, f in departments.items()
@@ -400,11 +407,17 @@ def dashboard(jurisdiction_ids: Sequence[int], period: Period) -> Dashboard:
                      more_departments=max(len(league) - TOP_ROWS, 0), more_deputies=more_deputies)
 
 
-def _busiest_stations(stations: dict[Any, Figures], found: dict[tuple[str, Any], Medians]) -> list[Row]:
-    """The TOP_ROWS stations that collected most (names looked up for those only), then one
-    line summing the others (its medians unknown: medians do not add up)."""
+def _busiest_stations(stations: dict[Any, Figures], found: dict[tuple[str, Any], Medians],
+                      where: Sequence) -> list[Row]:
+    """The TOP_ROWS stations that collected most (names and, on PostgreSQL, medians looked up
+    for those only), then one line summing the others (its medians unknown: they do not add up)."""
     busiest = sorted(stations.items(), key=lambda item: (-item[1].collected, item[0] is None, item[0] or 0))
     shown, rest = busiest[:TOP_ROWS], busiest[TOP_ROWS:]
+    if shown and _is_postgresql():
+        ids = [station_id for station_id, _f in shown]
+        at_shown = sa.or_(Request.station_id.in_([i for i in ids if i is not None]),
+                          Request.station_id.is_(None) if None in ids else sa.false())
+        found = {key: m for key, m in medians([*where, at_shown], ("station_id",)).items() if key[0] == "station_id"}
     names = _names(Station, [station_id for station_id, _f in shown])
     rows = sorted(
         (Row(station_id, names.get(station_id), _with_medians(f, found.get(("station_id", station_id))))
@@ -422,7 +435,7 @@ def _tune_for_aggregates() -> None:
     and sort the medians' durations in memory. With the default 4 MB a province's year (900,000
     requests) was sorted on disk before it was counted: 7.7 s; hashed, 2.0 s (30 MB used; the
     planner, overestimating the groups, hashes only when it is allowed 256 MB)."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if _is_postgresql():
         db.session.execute(sa.text("SELECT set_config('work_mem', '256MB', true)"))
 
 
