@@ -51,25 +51,24 @@ test-sqlite: install-dev
 test-postgresql: install-dev
 	$(BIN)/pytest --db postgresql
 
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# $(call debian_package,PACKAGE,BINARY,WHY): install Debian's PACKAGE unless BINARY is there.
+define debian_package
+@test -x $(2) || { \
+  echo "Installing Debian's $(1) for $(3)..."; \
+  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1) >/dev/null && \
+  test -x $(2); }
+endef
+
 # Debian's Chromium for tests/browser (Playwright drives it; Playwright never downloads
 # a browser of its own). Does nothing when it is already there.
-CHROMIUM := /usr/bin/chromium
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 chromium:
-	@test -x $(CHROMIUM) || { \
-	  echo "Installing Debian's chromium for the browser tests..."; \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null && \
-	  test -x $(CHROMIUM); }
+	$(call debian_package,chromium,/usr/bin/chromium,the browser tests)
 
 # Debian's wrk drives bench/throughput.py (load on the same machine). Does nothing when it is there.
-WRK := /usr/bin/wrk
 wrk:
-	@test -x $(WRK) || { \
-	  echo "Installing Debian's wrk for bench/throughput.py..."; \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null && \
-	  test -x $(WRK); }
+	$(call debian_package,wrk,/usr/bin/wrk,bench/throughput.py)
 
 # Figures for docs/benchmarks.md, each written between its `generated` markers (not part of
 # `make test`). pages and throughput measure the province at BENCH_PROVINCE_URL, made once with
