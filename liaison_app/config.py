@@ -157,6 +157,14 @@ class Defaults:
     PROXY_FIX_X_HOST = 0
     PROXY_FIX_X_PORT = 0
     PROXY_FIX_X_PREFIX = 0
+    # The QR landing page (public/views.py, issue #9). Scans are counted in each worker's memory
+    # and written every this many seconds (0: one write per scan); a killed worker loses at
+    # most these seconds of scan counts, never a request (services/qr.py ScanBuffer).
+    QR_SCAN_FLUSH_SECONDS = 5
+    # An anonymous visitor's landing page is kept this many seconds per code and language in
+    # each worker (0: never); a revoked code leaves it at once in the admin's worker, in the
+    # others after this long (public/landing_cache.py).
+    QR_LANDING_CACHE_SECONDS = 30
     # Strict-Transport-Security on answers over HTTPS; 0 sends none.
     HSTS_MAX_AGE = 365 * 24 * 3600
     # Debug mode (FLASK_DEBUG=1, DEBUG = True) shows stack traces: it is refused unless the app

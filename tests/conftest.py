@@ -125,6 +125,9 @@ def make_app(database_url, tmp_path, **overrides):
         # Off for the suite (many logins and filings from one address); tests/test_rate_limits.py
         # and tests/test_login_throttle.py turn them on.
         "RATELIMIT_ENABLED": False,
+        # Each scan written at once, no landing page kept: tests/test_qr_landing.py turns them on.
+        "QR_SCAN_FLUSH_SECONDS": 0,
+        "QR_LANDING_CACHE_SECONDS": 0,
     }
     config.update(overrides)
     app = create_app(config)

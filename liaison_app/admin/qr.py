@@ -23,6 +23,7 @@ from wtforms.validators import InputRequired, Length
 from .. import access, qrimages
 from ..extensions import db
 from ..models import Deputy, Jurisdiction, Placement, QRCode, Role, Station
+from ..public import landing_cache
 from ..services.qr import (
     QRCodeError,
     create_code,
@@ -161,6 +162,7 @@ def qr_code_revoke(code_id):
         replacement = revoke_code(code, actor=current_user, reissue=request.form.get("reissue") == "1")
     except QRCodeError as error:
         return _render_codes(kind, owner, CodeForm(formdata=None), problem=error.message, status=error.http_status)
+    landing_cache.forget(code.token)  # this worker's; the others' expire (QR_LANDING_CACHE_SECONDS)
     if replacement is not None:
         flash(_("The code was revoked and a new one issued: print its poster and replace the old one."), "success")
     else:

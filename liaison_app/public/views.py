@@ -20,13 +20,13 @@ from ..extensions import db
 from ..models import Attachment, Deputy, QRCode, Rating, Request, Station
 from ..services import receptions
 from ..services.photos import process_uploads, send_photo
-from ..services.qr import record_scan
+from ..services.qr import record_scan, scan_flush_if_due
 from ..services.requests import Filing, add_information, file_request, withdraw_request
 from ..services.workflow import close_if_unrated, rate_request
 from ..templating import is_htmx, redirect_after_post
 from ..validators import InvalidValue, normalise_phone, normalise_uscc
 from ..workflow import Status, WorkflowError
-from . import bp
+from . import bp, landing_cache
 from .forms import AddInfoForm, FilingForm, RatingForm, WithdrawForm, new_idempotency_key
 
 
@@ -40,13 +40,30 @@ def index():
 
 @bp.get("/q/<token>")
 def qr_landing(token):
+    # Scans are buffered in the worker (QR_SCAN_FLUSH_SECONDS) and written after the answer of
+    # the request that finds them due; an anonymous visitor may get the page from this worker's
+    # cache (QR_LANDING_CACHE_SECONDS, landing_cache).
     record_scan(token)
-    code = _code_or_404(token)
-    if not _code_is_live(code):
-        return _retired_code_page(code)
-    # 接待日: the station's next reception day, or the deputy's next duty day (two queries).
-    next_day = receptions.next_duty(code.deputy) if code.deputy else receptions.next_reception(code.station)
-    return render_template("public/landing.html", code=code, next_reception=next_day)
+    shared = landing_cache.shareable()
+    html = landing_cache.get(token) if shared else None
+    if html is None:
+        code = _code_or_404(token)
+        if not _code_is_live(code):
+            return _after_landing(make_response(_retired_code_page(code)))
+        # 接待日: the station's next reception day, or the deputy's next duty day (two queries).
+        next_day = receptions.next_duty(code.deputy) if code.deputy else receptions.next_reception(code.station)
+        html = render_template("public/landing.html", code=code, next_reception=next_day, shared_page=shared)
+        if shared:
+            landing_cache.put(token, html)
+    return _after_landing(make_response(html))
+
+
+def _after_landing(response: Response) -> Response:
+    """Write the buffered scans once this answer has gone out, when they are due."""
+    flush = scan_flush_if_due()
+    if flush is not None:
+        response.call_on_close(flush)
+    return response
 
 
 @bp.route("/q/<token>/file", methods=["GET", "POST"])

@@ -7,10 +7,13 @@ points to it. Scans are counted per code and per day (Asia/Shanghai), with
 nothing about who scanned, so staff can see which posters work.
 """
 
+import atexit
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import Optional, Union
+from datetime import date, datetime, timedelta
+from typing import Callable, Optional, Union
 
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -103,38 +106,119 @@ def _new_code(owner: Owner, placement: Placement, label: str) -> QRCode:
 
 
 def record_scan(token: str) -> None:
-    """Count one scan of a live code, in total and for today. Its own write
-    transaction, run before the page loads anything, so concurrent scans are all
-    counted and a SQLite read transaction never has to be upgraded to a write.
+    """Count one scan of a code: at once when QR_SCAN_FLUSH_SECONDS is 0, otherwise in this
+    worker's buffer (`ScanBuffer`), written by the first landing page that finds it due
+    (after its answer) and at the worker's exit. Call it before loading anything: with the
+    write at once, SQLite never has to upgrade a read transaction to a write."""
+    seconds = current_app.config["QR_SCAN_FLUSH_SECONDS"]
+    if not seconds:
+        write_scans({token: (1, utcnow(), {today_local(): 1})})
+        return
+    buffer = current_app.extensions.get("qr_scan_buffer")
+    if buffer is None:
+        buffer = current_app.extensions.setdefault("qr_scan_buffer", ScanBuffer(current_app._get_current_object()))
+    buffer.add(token, utcnow(), today_local())
+
+
+def scan_flush_if_due() -> Optional[Callable[[], None]]:
+    """This worker's buffered scans' flush when they are older than QR_SCAN_FLUSH_SECONDS,
+    to run once the answer has gone out (Response.call_on_close); else None."""
+    buffer = current_app.extensions.get("qr_scan_buffer")
+    seconds = current_app.config["QR_SCAN_FLUSH_SECONDS"]
+    return buffer.flush if buffer is not None and seconds and buffer.due(seconds) else None
+
+
+class ScanBuffer:
+    """Scans counted in this worker's memory, {token: (scans, last scan, {local day: scans})},
+    written in one short transaction every few seconds instead of one write per scan.
+
+    A worker that is killed (SIGKILL, gunicorn's timeout) loses the scans it had not yet
+    written, at most QR_SCAN_FLUSH_SECONDS of them; a graceful exit writes them (atexit).
+    Never a request: those are written at once. Scans of a code revoked before the flush are
+    not counted (as a scan after revocation is not)."""
+
+    MAX_CODES = 2000  # this many codes pending: written at the end of this request
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+        self.pending: dict[str, tuple[int, datetime, dict[date, int]]] = {}
+        self.since: Optional[float] = None  # monotonic time of the oldest pending scan
+        atexit.register(self.flush)
+
+    def add(self, token: str, when: datetime, day: date) -> None:
+        with self.lock:
+            scans, _last, days = self.pending.get(token, (0, when, {}))
+            days[day] = days.get(day, 0) + 1
+            self.pending[token] = (scans + 1, when, days)
+            if self.since is None:
+                self.since = time.monotonic()
+            if len(self.pending) >= self.MAX_CODES:  # unknown tokens too: keep memory bounded
+                self.since = float("-inf")
+
+    def due(self, seconds: float) -> bool:
+        since = self.since
+        return since is not None and time.monotonic() - since >= seconds
+
+    def flush(self) -> None:
+        with self.lock:
+            pending, self.pending, self.since = self.pending, {}, None
+        if not pending:
+            return
+        try:
+            with self.app.app_context():
+                try:
+                    write_scans(pending)
+                finally:
+                    db.session.remove()
+        except Exception:  # the database is away: keep the scans for the next flush
+            log.exception("could not write %d codes' scan counts; kept for the next try", len(pending))
+            with self.lock:
+                for token, (scans, when, days) in pending.items():
+                    self._merge(token, scans, when, days)
+                if self.since is None:
+                    self.since = time.monotonic()
+
+    def _merge(self, token: str, scans: int, when: datetime, days: dict[date, int]) -> None:
+        old_scans, old_when, old_days = self.pending.get(token, (0, when, {}))
+        for day, count in days.items():
+            old_days[day] = old_days.get(day, 0) + count
+        self.pending[token] = (old_scans + scans, max(old_when, when), old_days)
+
+
+def write_scans(pending: dict[str, tuple[int, datetime, dict[date, int]]]) -> None:
+    """Add the scans to each live code's total and days, in one write transaction.
 
     On PostgreSQL the commit does not wait for the WAL to reach the disk: a crash may lose
-    the last fraction of a second of scan counts, never a request, and each landing page
-    answers ~5 ms sooner on a busy disk (docs/benchmarks.md)."""
+    the last fraction of a second of scan counts, never a request (docs/benchmarks.md)."""
     begin_write()
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
-    code_id = db.session.scalar(
-        sa.update(QRCode)
-        .where(QRCode.token == token, QRCode.revoked_at.is_(None))
-        .values(scan_count=QRCode.scan_count + 1, last_scanned_at=utcnow())
-        .returning(QRCode.id)
-    )
-    if code_id is not None:
-        _count_scan_day(code_id, today_local())
+    for token, (scans, when, days) in sorted(pending.items()):  # one order: no deadlock between workers
+        code_id = db.session.scalar(
+            sa.update(QRCode)
+            .where(QRCode.token == token, QRCode.revoked_at.is_(None))
+            .values(scan_count=QRCode.scan_count + scans,  # another worker may have written a later scan
+                    last_scanned_at=sa.case((QRCode.last_scanned_at > when, QRCode.last_scanned_at), else_=when))
+            .returning(QRCode.id)
+        )
+        if code_id is not None:
+            for day, count in sorted(days.items()):
+                _count_scan_day(code_id, day, count)
     db.session.commit()
 
 
-def _count_scan_day(code_id: int, day: date) -> None:
-    """Add one to the (code, day) row, creating it on the day's first scan. When two
-    first scans race, the loser's INSERT fails in its savepoint and it updates."""
+def _count_scan_day(code_id: int, day: date, scans: int = 1) -> None:
+    """Add the scans to the (code, day) row, creating it on the day's first scans. When two
+    first writes race, the loser's INSERT fails in its savepoint and it updates."""
     bump = sa.update(QRScanDay).where(QRScanDay.qr_code_id == code_id, QRScanDay.day == day).values(
-        count=QRScanDay.count + 1
+        count=QRScanDay.count + scans
     )
     if db.session.execute(bump).rowcount:
         return
     try:
         with db.session.begin_nested():
-            db.session.execute(sa.insert(QRScanDay).values(qr_code_id=code_id, day=day, count=1))
+            db.session.execute(sa.insert(QRScanDay).values(qr_code_id=code_id, day=day, count=scans))
     except IntegrityError:
         db.session.execute(bump)
 
