@@ -67,6 +67,14 @@ def writes_late(view):
     return view
 
 
+def reads_only(view):
+    """Mark a POST that writes nothing (the filing form's inline field checks): it never takes
+    the write lock, so a phone checking a field neither waits behind a writer nor fails with
+    "database is locked" while one holds the lock."""
+    view.writes_late = True  # the same switch: no BEGIN IMMEDIATE before the view
+    return view
+
+
 def begin_write() -> None:
     """Start the session's transaction as a write transaction (BEGIN IMMEDIATE on SQLite).
 

@@ -121,6 +121,17 @@ def test_the_htmx_filing_gets_a_fragment_and_keeps_its_form(client, code, htmx):
     assert count(Request) == 0
 
 
+def test_a_field_check_while_sqlite_is_locked_still_answers(client, code, htmx):
+    """Checking a field writes nothing, so it neither waits for nor fails on the write lock."""
+    sqlite_only()
+
+    with write_lock_held():
+        response = client.post("/validate/contact_phone", data={"contact_phone": "12345"}, headers=htmx)
+
+    assert response.status_code == 200
+    assert 'id="error-contact_phone"' in response.get_data(as_text=True)
+
+
 def test_photos_cannot_ride_along_on_the_retry_page_and_it_says_so(client, code):
     sqlite_only()
     photo = (io.BytesIO(image_bytes()), "a.jpg")

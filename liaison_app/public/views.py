@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
 
 from .. import limits
-from ..extensions import db
+from ..extensions import db, reads_only
 from ..models import Attachment, Deputy, QRCode, Rating, Request, Station
 from ..services import receptions
 from ..services.photos import process_uploads, send_photo
@@ -135,6 +135,7 @@ def render_filing_after_rate_limit(token, message):
 
 
 @bp.post("/validate/<field>")
+@reads_only
 def validate_field(field):
     """Inline validation when a field is left: returns the field's error line only."""
     checks = {"uscc": normalise_uscc, "contact_phone": normalise_phone}
