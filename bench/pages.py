@@ -117,6 +117,14 @@ def measure(app, rounds: int, filings: int) -> tuple[dict, list[tuple]]:
 
     gets(visitor, "QR landing page, deputy's code", f"/q/{subject['deputy_code']}", "landing")
     gets(visitor, "QR landing page, station's code", f"/q/{subject['station_code']}", "landing")
+    # A phone that carries any session cookie gets the page rendered for it, never the shared
+    # copy (public/landing_cache.py): the uncached cost of the same two pages.
+    returning = app.test_client()
+    returning.set_cookie(app.config["SESSION_COOKIE_NAME"], "returning-phone")
+    gets(returning, "QR landing page, deputy's code, rendered (phone with a cookie)",
+         f"/q/{subject['deputy_code']}", "landing")
+    gets(returning, "QR landing page, station's code, rendered (phone with a cookie)",
+         f"/q/{subject['station_code']}", "landing")
     gets(visitor, "filing form (GET)", f"/q/{subject['deputy_code']}/file", None)
     time_filings(visitor, subject["deputy_code"], 2)
     rows.append(("file a request, no photo (POST)", f"/q/{subject['deputy_code']}/file", "filing",

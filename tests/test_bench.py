@@ -38,7 +38,7 @@ def test_the_pages_benchmark_runs_and_checks_its_budgets():
     assert "QR landing page, deputy's code" in output and "file a request, no photo (POST)" in output
     assert "request card" in output
     verdicts = [line for line in output.splitlines() if line.startswith(("PASS", "FAIL"))]
-    assert len(verdicts) == 8  # two landing pages, the filing, four inbox tabs, the card
+    assert len(verdicts) == 10  # two landing pages shared and rendered, the filing, four inbox tabs, the card
 
 
 def test_a_generated_block_is_replaced_and_the_prose_around_it_kept(tmp_path):
