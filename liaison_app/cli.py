@@ -1,5 +1,5 @@
 """Command-line tools: flask seed-demo, seed-scale, create-user, notify-retry, calendar-day, close-unrated,
-sweep-uploads, backup, restore."""
+sweep-uploads, refresh-dashboards, backup, restore."""
 
 import dataclasses
 import json
@@ -32,6 +32,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(close_unrated_command)
     app.cli.add_command(anonymise_closed_command)
     app.cli.add_command(sweep_uploads_command)
+    app.cli.add_command(refresh_dashboards_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
 
@@ -340,6 +341,25 @@ def sweep_uploads_command(min_age_minutes: float, dry_run: bool) -> None:
         click.echo(f"{len(sweep.missing)} photo row(s) without their file (restore them from a backup):", err=True)
         for name in sweep.missing:
             click.echo(f"  {name}", err=True)
+
+
+# --- flask refresh-dashboards --------------------------------------------------------------
+
+
+@click.command("refresh-dashboards")
+@click.option("--min-requests", type=click.IntRange(min=1),
+              help="Override DASHBOARD_SNAPSHOT_MIN_REQUESTS: jurisdictions that received fewer are left live.")
+@with_appcontext
+def refresh_dashboards_command(min_requests: Optional[int]) -> None:
+    """Compute the dashboard of the last 12 months for every large jurisdiction and store it
+    (cron, every 10 minutes): the page then shows it at once instead of counting for seconds."""
+    from .services import dashboard_snapshots
+
+    began = time.perf_counter()
+    done = dashboard_snapshots.refresh(minimum=min_requests)
+    for item in done:
+        click.echo(f"{item.name} ({item.jurisdiction_id}): {item.collected} request(s), {item.seconds:.2f} s")
+    click.echo(f"{len(done)} dashboard(s) stored in {time.perf_counter() - began:.1f} s.")
 
 
 # --- flask anonymise-closed ----------------------------------------------------------------

@@ -31,6 +31,9 @@ ENV_SETTINGS = (
     "LOG_LEVEL",
     "LOG_FORMAT",
     "CONTACT_RETENTION_MONTHS",
+    # The dashboard (services/dashboard_snapshots.py)
+    "DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS",
+    "DASHBOARD_SNAPSHOT_MIN_REQUESTS",
 )
 
 
@@ -165,6 +168,11 @@ class Defaults:
     # each worker (0: never); a revoked code leaves it at once in the admin's worker, in the
     # others after this long (public/landing_cache.py).
     QR_LANDING_CACHE_SECONDS = 30
+    # `flask refresh-dashboards` (cron, every 10 minutes) stores the dashboard of the last 12
+    # months for each jurisdiction that received at least this many requests in them; the page
+    # shows a stored one while it is younger than this (0: always compute live).
+    DASHBOARD_SNAPSHOT_MIN_REQUESTS = 20000
+    DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS = 20 * 60
     # Strict-Transport-Security on answers over HTTPS; 0 sends none.
     HSTS_MAX_AGE = 365 * 24 * 3600
     # Debug mode (FLASK_DEBUG=1, DEBUG = True) shows stack traces: it is refused unless the app

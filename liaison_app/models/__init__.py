@@ -21,13 +21,14 @@ from .requests import (
     RequestKind,
     title_from,
 )
+from .snapshots import DashboardSnapshot
 from .visits import (
     Activity, ActivityKind, Pairing, ReceptionDay, TargetKind, Visit, VisitCampaign, VisitForm, VisitPhoto,
     reception_duties,
 )
 
 __all__ = [
-    "RATING_LABELS", "Activity", "ActivityKind", "Attachment", "CalendarDay", "Category", "Channel", "Department", "Deputy",
+    "RATING_LABELS", "Activity", "ActivityKind", "Attachment", "CalendarDay", "Category", "DashboardSnapshot", "Channel", "Department", "Deputy",
     "DeputyKind", "Enterprise", "Grid", "Jurisdiction", "Level", "Notification", "NotificationKind",
     "NotificationStatus", "Outcome", "Pairing", "PasswordReset", "Placement",
     "ReceptionDay", "TargetKind", "VisitPhoto", "reception_duties",

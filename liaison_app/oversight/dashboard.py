@@ -13,7 +13,7 @@ from .. import access, charts
 from ..admin import scope
 from ..extensions import db
 from ..models import Jurisdiction, Role
-from ..services import stats
+from ..services import dashboard_snapshots, stats
 from ..templating import is_htmx
 from ..workdays import today_local
 from . import add_menu_entry, bp
@@ -28,9 +28,17 @@ def dashboard():
     jurisdiction (an admin's: the first top-level one) over the last 12 months."""
     jurisdiction = _chosen_jurisdiction()
     period, problem = _chosen_period(today_local())
-    report = stats.dashboard(access.subtree_ids(jurisdiction.id), period) if jurisdiction else None
+    report, as_of = None, None
+    if jurisdiction:
+        # A large jurisdiction's figures, computed ahead of time (flask refresh-dashboards), or live.
+        stored = dashboard_snapshots.stored(jurisdiction.id, period)
+        if stored:
+            report, as_of = stored.dashboard, stored.computed_at
+        else:
+            report = stats.dashboard(access.subtree_ids(jurisdiction.id), period)
     template = "oversight/dashboard/_results.html" if is_htmx() else "oversight/dashboard/index.html"
     return render_template(template, report=report, jurisdiction=jurisdiction, period=period, problem=problem,
+                           as_of=as_of,
                            choices=scope.jurisdiction_choices(current_user), charts=charts,
                            league_minimum=stats.LEAGUE_MINIMUM, top_rows=stats.TOP_ROWS)
 

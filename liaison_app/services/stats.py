@@ -208,6 +208,7 @@ class Dashboard:
     deputies: list[DeputyRow] = field(default_factory=list)  # the TOP_ROWS quickest
     more_departments: int = 0  # in the league beyond those shown
     more_deputies: bool = False  # whether deputies beyond those shown claimed requests too
+    other_stations: int = 0  # how many stations the OTHERS line of by_station sums
 
 
 def _count(condition) -> sa.ColumnElement:
@@ -391,7 +392,8 @@ def dashboard(jurisdiction_ids: Sequence[int], period: Period) -> Dashboard:
     by_category = [Row(c, c.label, _with_medians(categories[c], found.get(("category", c.value))))
                    for c in Category if c in categories]
 
-    by_station = _busiest_stations(_totals(by_station_id, 0), found, where)
+    stations = _totals(by_station_id, 0)
+    by_station = _busiest_stations(stations, found, where)
 
     departments = _totals(by_department_id, 0)
     ranked = {department_id: f for department_id, f in departments.items()
@@ -404,7 +406,8 @@ def dashboard(jurisdiction_ids: Sequence[int], period: Period) -> Dashboard:
     )
     deputies, more_deputies = _deputies(found)
     return Dashboard(period, totals, by_month, by_category, by_station, league[:TOP_ROWS], deputies,
-                     more_departments=max(len(league) - TOP_ROWS, 0), more_deputies=more_deputies)
+                     more_departments=max(len(league) - TOP_ROWS, 0), more_deputies=more_deputies,
+                     other_stations=max(len(stations) - TOP_ROWS, 0))
 
 
 def _busiest_stations(stations: dict[Any, Figures], found: dict[tuple[str, Any], Medians],

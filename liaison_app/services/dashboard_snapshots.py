@@ -1,0 +1,211 @@
+"""Dashboards of large jurisdictions, computed ahead of time.
+
+A province's dashboard counts and times every request of its year (900,000 of them): about 5 s
+even from the covering index, whereas staff expect the page at once. `flask refresh-dashboards`
+(cron, every 10 minutes) computes the dashboard of the default period (the last 12 months) for
+each jurisdiction that received at least DASHBOARD_SNAPSHOT_MIN_REQUESTS requests in it, and
+stores it here. The page shows a stored dashboard of the same jurisdiction and period when it is
+younger than DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS, and says as of when; otherwise (another period,
+a small jurisdiction, cron not running) it computes the figures live, as before.
+
+A snapshot is JSON of numbers, dates and names: labels that are translated (categories, "other
+stations") are made again when it is read, in the reader's language.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime, timedelta
+from typing import Optional
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from .. import access
+from ..extensions import begin_write, db
+from ..models import Category, DashboardSnapshot, Jurisdiction, Request, utcnow
+from ..workdays import today_local
+from . import stats
+
+DEFAULT_MONTHS = 12  # the dashboard's default period: this month and the 11 before it
+FORMAT = 1  # bumped when the JSON's shape changes: older snapshots are then ignored
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A dashboard read back from a snapshot, and when it was computed (naive UTC)."""
+
+    dashboard: stats.Dashboard
+    computed_at: datetime
+
+
+def default_period() -> stats.Period:
+    return stats.Period.last_months(DEFAULT_MONTHS, today_local())
+
+
+# --- JSON ------------------------------------------------------------------------------------------
+
+
+def _figures(figures: stats.Figures) -> dict:
+    return asdict(figures)
+
+
+def _row(row: stats.Row, label) -> dict:
+    return {"key": row.key, "label": label, "figures": _figures(row.figures)}
+
+
+def to_json(dashboard: stats.Dashboard) -> str:
+    others = [row for row in dashboard.by_station if row.key == stats.OTHERS]
+    return json.dumps({
+        "format": FORMAT,
+        "start": dashboard.period.start.isoformat(),
+        "end": dashboard.period.end.isoformat(),
+        "totals": _figures(dashboard.totals),
+        "by_month": [_row(row, None) for row in dashboard.by_month],
+        "by_category": [_row(row, None) for row in dashboard.by_category],
+        "by_station": [_row(row, row.label) for row in dashboard.by_station if row.key != stats.OTHERS],
+        # The stations beyond the busiest: their count (the label is made again) and their sums.
+        "other_stations": ({"count": dashboard.other_stations, "figures": _figures(others[0].figures)}
+                           if others else None),
+        "departments": [_row(row, row.label) for row in dashboard.departments],
+        "deputies": [asdict(row) for row in dashboard.deputies],
+        "more_departments": dashboard.more_departments,
+        "more_deputies": dashboard.more_deputies,
+    }, ensure_ascii=False, separators=(",", ":"))
+
+
+def from_json(text: str) -> Optional[stats.Dashboard]:
+    """The dashboard the JSON holds; None when it was written in another format."""
+    data = json.loads(text)
+    if data.get("format") != FORMAT:
+        return None
+    period = stats.Period(_date(data["start"]), _date(data["end"]))
+    by_category = []
+    for row in data["by_category"]:
+        category = Category(row["key"])
+        by_category.append(stats.Row(category, category.label, _read_figures(row["figures"])))
+    by_station = [stats.Row(row["key"], row["label"], _read_figures(row["figures"])) for row in data["by_station"]]
+    if data["other_stations"]:
+        others = data["other_stations"]
+        by_station.append(stats.Row(stats.OTHERS, _l("%(num)d other stations", num=others["count"]),
+                                    _read_figures(others["figures"])))
+    return stats.Dashboard(
+        period=period,
+        totals=_read_figures(data["totals"]),
+        by_month=[stats.Row(row["key"], row["key"], _read_figures(row["figures"])) for row in data["by_month"]],
+        by_category=by_category,
+        by_station=by_station,
+        departments=[stats.Row(row["key"], row["label"], _read_figures(row["figures"])) for row in data["departments"]],
+        deputies=[stats.DeputyRow(**row) for row in data["deputies"]],
+        more_departments=data["more_departments"],
+        more_deputies=data["more_deputies"],
+        other_stations=data["other_stations"]["count"] if data["other_stations"] else 0,
+    )
+
+
+def _read_figures(data: dict) -> stats.Figures:
+    names = {f.name for f in fields(stats.Figures)}
+    return stats.Figures(**{name: value for name, value in data.items() if name in names})
+
+
+def _date(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def stored(jurisdiction_id: int, period: stats.Period) -> Optional[Stored]:
+    """The snapshot of this jurisdiction and period, if one is young enough to show."""
+    max_age = current_app.config["DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS"]
+    if not max_age:
+        return None
+    row = db.session.execute(
+        sa.select(DashboardSnapshot.figures, DashboardSnapshot.computed_at).where(
+            DashboardSnapshot.jurisdiction_id == jurisdiction_id,
+            DashboardSnapshot.period_start == period.start,
+            DashboardSnapshot.period_end == period.end,
+            DashboardSnapshot.computed_at >= utcnow() - timedelta(seconds=max_age),
+        )
+    ).first()
+    if row is None:
+        return None
+    dashboard = from_json(row.figures)
+    return Stored(dashboard, row.computed_at) if dashboard is not None else None
+
+
+# --- computing ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    jurisdiction_id: int
+    name: str
+    collected: int
+    seconds: float
+
+
+def large_jurisdictions(period: stats.Period, minimum: int) -> list[tuple[Jurisdiction, int]]:
+    """Jurisdictions that received at least `minimum` requests in the period, counting what was
+    filed below them (one GROUP BY, added up the tree in Python), largest first."""
+    start, end = period.bounds()
+    filed = dict(db.session.execute(
+        sa.select(Request.filed_jurisdiction_id, sa.func.count())
+        .where(Request.created_at >= start, Request.created_at < end)
+        .group_by(Request.filed_jurisdiction_id)
+    ).all())
+    parents = dict(db.session.execute(sa.select(Jurisdiction.id, Jurisdiction.parent_id)).all())
+    received: dict[int, int] = {}
+    for jurisdiction_id, count in filed.items():
+        seen = set()
+        while jurisdiction_id is not None and jurisdiction_id not in seen:  # a cycle never loops
+            seen.add(jurisdiction_id)
+            received[jurisdiction_id] = received.get(jurisdiction_id, 0) + count
+            jurisdiction_id = parents.get(jurisdiction_id)
+    wanted = {j: n for j, n in received.items() if n >= minimum}
+    if not wanted:
+        return []
+    places = db.session.scalars(sa.select(Jurisdiction).where(Jurisdiction.id.in_(wanted))).all()
+    return sorted(((j, wanted[j.id]) for j in places), key=lambda item: (-item[1], item[0].id))
+
+
+def refresh(minimum: Optional[int] = None, period: Optional[stats.Period] = None) -> list[Refreshed]:
+    """Compute and store the dashboard of every large jurisdiction over the default period; drop
+    snapshots of other periods. Each jurisdiction is committed on its own, so readers see each
+    new snapshot as soon as it is ready and a failure half-way keeps what was done."""
+    minimum = current_app.config["DASHBOARD_SNAPSHOT_MIN_REQUESTS"] if minimum is None else minimum
+    period = period or default_period()
+    places = large_jurisdictions(period, minimum)
+    db.session.rollback()  # the reads above took no lock; each write below is its own transaction
+    done = []
+    for jurisdiction, collected in places:
+        began = time.perf_counter()
+        dashboard = stats.dashboard(access.subtree_ids(jurisdiction.id), period)
+        seconds = time.perf_counter() - began
+        _store(jurisdiction.id, dashboard, seconds)
+        done.append(Refreshed(jurisdiction.id, jurisdiction.name, collected, seconds))
+    begin_write()
+    db.session.execute(sa.delete(DashboardSnapshot).where(
+        sa.or_(DashboardSnapshot.period_start != period.start, DashboardSnapshot.period_end != period.end,
+               DashboardSnapshot.jurisdiction_id.not_in([r.jurisdiction_id for r in done] or [0]))))
+    db.session.commit()
+    return done
+
+
+def _store(jurisdiction_id: int, dashboard: stats.Dashboard, seconds: float) -> None:
+    text = to_json(dashboard)
+    db.session.rollback()  # end the read transaction of the computation (its 256 MB work_mem too)
+    begin_write()
+    period = dashboard.period
+    db.session.execute(sa.delete(DashboardSnapshot).where(
+        DashboardSnapshot.jurisdiction_id == jurisdiction_id,
+        DashboardSnapshot.period_start == period.start,
+        DashboardSnapshot.period_end == period.end,
+    ))
+    db.session.add(DashboardSnapshot(jurisdiction_id=jurisdiction_id, period_start=period.start,
+                                     period_end=period.end, computed_at=utcnow(), seconds=round(seconds, 3),
+                                     figures=text))
+    db.session.commit()
