@@ -1,6 +1,7 @@
 """The three lists, the overdue list, the monthly report and the dashboard on a province-sized
 data set (`flask seed-scale`), timed through the real app (the test client: server time, no network)
-as the staff of the largest county and of the province.
+as the staff of the largest county and of the province. The dashboard is timed counted live, then,
+after `flask refresh-dashboards` (timed too), as stored for the jurisdictions large enough to be.
 
     .venv/bin/python bench/oversight.py [--requests 1000000] [--fraction F] [--database-url URL] [--quick]
     .venv/bin/python bench/oversight.py --reuse --database-url URL [--who province] [--only dashboard] [--profile]
@@ -24,7 +25,8 @@ import sqlalchemy as sa  # noqa: E402
 from _common import drop, log_in, scratch_app, timed  # noqa: E402
 from liaison_app import create_app, scale  # noqa: E402
 from liaison_app.extensions import db  # noqa: E402
-from liaison_app.models import User  # noqa: E402
+from liaison_app.models import DashboardSnapshot, User  # noqa: E402
+from liaison_app.services import dashboard_snapshots  # noqa: E402
 from liaison_app.services.lists import month_of  # noqa: E402
 from liaison_app.workdays import today_local  # noqa: E402
 
@@ -62,6 +64,15 @@ def profiled(client, path: str) -> str:
     return profiler.output_text(unicode=True, color=False)
 
 
+def time_page(client, who: str, label: str, path: str, args) -> None:
+    started = time.perf_counter()
+    p50, p95, size = timed(client, path, args.rounds)
+    print(f"{who:8} {label:30} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   {size / 1024:6.1f} KB"
+          f"   ({time.perf_counter() - started:.1f} s)", flush=True)
+    if args.profile:
+        print(profiled(client, path), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1_000_000)
@@ -78,14 +89,19 @@ def main():
     parser.add_argument("--only", help="time only the pages whose label contains this")
     parser.add_argument("--profile", action="store_true",
                         help="after timing each page, print where one more request of it spends its time (pyinstrument)")
+    parser.add_argument("--snapshot-min-requests", type=int,
+                        help="store the dashboards of jurisdictions with this many requests in 12 months "
+                             "(default: DASHBOARD_SNAPSHOT_MIN_REQUESTS)")
     args = parser.parse_args()
     if args.quick:
-        args.fraction, args.requests, args.rounds = 0.002, 2000, 3
+        args.fraction, args.requests, args.rounds, args.snapshot_min_requests = 0.002, 2000, 3, 300
     shape = dataclasses.replace(scale.Shape().scaled(args.fraction), requests=args.requests)
     if args.reuse:
         app = create_app({"DATABASE_URL": args.database_url, "TESTING": True})
     else:
         app = scratch_app(args.database_url)
+    max_age = app.config["DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS"]
+    app.config["DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS"] = 0  # first every page as counted at each visit
     with app.app_context():
         if not args.reuse:
             print(f"generating {scale.describe(shape)} ({db.engine.dialect.name})")
@@ -102,19 +118,31 @@ def main():
         total = db.session.scalar(sa.text("SELECT count(*) FROM requests"))
         print(f"{total} requests; the county measured holds {county_requests}")
     client = app.test_client()
-    for who, jurisdiction_id in (("county", county_id), ("province", province_id)):
-        if args.who and who not in args.who:
-            continue
+    whom = [(who, jid) for who, jid in (("county", county_id), ("province", province_id))
+            if not args.who or who in args.who]
+    for who, jurisdiction_id in whom:
         log_in(client, logins[who])
         for label, path in pages(jurisdiction_id):
-            if args.only and args.only not in label:
-                continue
+            if not args.only or args.only in label:
+                time_page(client, who, label, path, args)
+    if not args.only or args.only in "dashboard, stored":
+        app.config["DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS"] = max_age
+        if args.snapshot_min_requests:
+            app.config["DASHBOARD_SNAPSHOT_MIN_REQUESTS"] = args.snapshot_min_requests
+        with app.app_context():
             started = time.perf_counter()
-            p50, p95, size = timed(client, path, args.rounds)
-            print(f"{who:8} {label:30} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   {size / 1024:6.1f} KB"
-                  f"   ({time.perf_counter() - started:.1f} s)", flush=True)
-            if args.profile:
-                print(profiled(client, path), flush=True)
+            done = dashboard_snapshots.refresh()
+            print(f"flask refresh-dashboards: {len(done)} dashboard(s) of jurisdictions with at least "
+                  f"{app.config['DASHBOARD_SNAPSHOT_MIN_REQUESTS']} requests in 12 months stored in "
+                  f"{time.perf_counter() - started:.1f} s"
+                  + "".join(f"; {item.collected} requests: {item.seconds:.1f} s" for item in done[:3]), flush=True)
+            stored = set(db.session.scalars(sa.select(DashboardSnapshot.jurisdiction_id)))
+        for who, jurisdiction_id in whom:
+            if jurisdiction_id in stored:
+                log_in(client, logins[who])
+                time_page(client, who, "dashboard, stored", f"/oversight/dashboard?jurisdiction={jurisdiction_id}", args)
+            else:
+                print(f"{who:8} dashboard, stored: none (fewer requests than DASHBOARD_SNAPSHOT_MIN_REQUESTS)")
     if not (args.keep or args.reuse):  # a data set we did not build is never dropped
         drop(app)
 

@@ -31,6 +31,7 @@ def test_the_oversight_benchmark_runs():
     output = quick_run("oversight.py")
     assert "built 2000 requests" in output
     assert "monthly report" in output and "province" in output
+    assert "flask refresh-dashboards: " in output and "province dashboard, stored " in output
 
 
 def test_the_pages_benchmark_runs_and_checks_its_budgets():
