@@ -71,14 +71,16 @@ wrk:
 	$(call debian_package,wrk,/usr/bin/wrk,bench/throughput.py)
 
 # Figures for docs/benchmarks.md, each written between its `generated` markers (not part of
-# `make test`). pages and throughput measure the province at BENCH_PROVINCE_URL, made once with
-# `createdb liaison_province`, `flask db upgrade` and `flask seed-scale --fraction 1.0` (15 min).
+# `make test`). The second oversight run, pages and throughput measure the province at
+# BENCH_PROVINCE_URL, made once with `createdb liaison_province`, `flask db upgrade` and
+# `flask seed-scale --fraction 1.0` (15 min; `flask db upgrade` again after a new migration).
 BENCH_PROVINCE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/liaison_province
 REPORT := $(BIN)/python bench/report.py
 bench: install-dev wrk
 	$(REPORT) inbox -- $(BIN)/python bench/inbox.py --requests 100000 --rounds 20
 	$(REPORT) posters -- $(BIN)/python bench/posters.py --posters 500 --rounds 10
 	$(REPORT) oversight -- $(BIN)/python bench/oversight.py --fraction 0.1 --requests 200000 --rounds 10
+	$(REPORT) oversight-province -- $(BIN)/python bench/oversight.py --reuse --rounds 5 --database-url $(BENCH_PROVINCE_URL)
 	$(BIN)/python bench/pages.py --database-url $(BENCH_PROVINCE_URL) --write-doc
 	$(BIN)/python bench/throughput.py --database-url $(BENCH_PROVINCE_URL) --write-doc
 
