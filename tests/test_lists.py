@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 from flask_babel import force_locale
 
+from liaison_app.admin import scope
 from liaison_app.extensions import db
 from liaison_app.models import Category, Channel, Outcome, Rating, Request, Role
 from liaison_app.services import lists as lists_service
@@ -538,16 +539,20 @@ def test_a_filter_menu_with_too_many_entries_asks_for_a_smaller_jurisdiction(cli
     assert f'<option value="{tree.station.id}" selected>' in chosen.get_data(as_text=True)  # the choice is kept
 
 
-def test_in_a_province_the_jurisdiction_menu_lists_townships_of_the_chosen_county_only(client, tree, monkeypatch):
-    monkeypatch.setattr(lists_service, "MAX_CHOICES", 3)
+@pytest.mark.parametrize("path", ["/oversight/lists/problems", "/oversight/dashboard", "/oversight/report"])
+def test_in_a_province_the_jurisdiction_menu_lists_townships_of_the_chosen_county_only(client, tree, monkeypatch, path):
+    monkeypatch.setattr(scope, "MENU_LIMIT", 3)
     elsewhere = make_jurisdiction(name="昆山市", parent=tree.city, level=tree.county.level, division_code="320583")
     far_town = make_jurisdiction(name="周市镇", parent=elsewhere, level=tree.township.level, division_code="320583101")
     login(client, tree.staff["province"])
 
-    page = client.get(f"/oversight/lists/problems?jurisdiction={tree.county.id}").get_data(as_text=True)
-    menu = page[page.index('<select id="jurisdiction"'):].split("</select>")[0]
-    assert tree.township.name in menu and elsewhere.name in menu and far_town.name not in menu
+    def menu(jurisdiction):
+        page = client.get(f"{path}?jurisdiction={jurisdiction.id}").get_data(as_text=True)
+        return re.search(r'<select id="[a-z-]*jurisdiction"[^>]*>(.*?)</select>', page, re.S).group(1)
 
-    page = client.get(f"/oversight/lists/problems?jurisdiction={elsewhere.id}").get_data(as_text=True)
-    menu = page[page.index('<select id="jurisdiction"'):].split("</select>")[0]
-    assert far_town.name in menu and tree.township.name not in menu
+    shown = menu(tree.county)
+    assert tree.township.name in shown and elsewhere.name in shown and far_town.name not in shown
+    assert f'<option value="{tree.county.id}" selected>' in shown
+
+    shown = menu(elsewhere)
+    assert far_town.name in shown and tree.township.name not in shown

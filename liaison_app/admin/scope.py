@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 
 from .. import access
 from ..extensions import db
-from ..models import Department, Deputy, Enterprise, Jurisdiction, QRCode, Role, Station, User
+from ..models import Department, Deputy, Enterprise, Jurisdiction, Level, QRCode, Role, Station, User
 
 
 def managed_jurisdiction_ids(user: User) -> Optional[list[int]]:
@@ -65,6 +65,23 @@ def jurisdiction_choices(user: User) -> list[Jurisdiction]:
     """Active jurisdictions this user manages, in tree order (by division code)."""
     query = sa.select(Jurisdiction).where(Jurisdiction.active).order_by(Jurisdiction.division_code)
     return list(db.session.scalars(limit_to_scope(user, query, Jurisdiction.id)))
+
+
+# A jurisdiction menu of the oversight pages lists at most this many before it leaves out townships:
+# a province's 1,400 jurisdictions drawn in full were 80 KB of <option>s on every page.
+MENU_LIMIT = 300
+
+
+def jurisdiction_menu(user: User, chosen: Optional[Jurisdiction]) -> list[Jurisdiction]:
+    """jurisdiction_choices() for an oversight page's menu; in a province the townships only of
+    the chosen jurisdiction's county, so the menu stays short and the user drills down."""
+    choices = jurisdiction_choices(user)
+    if len(choices) > MENU_LIMIT and chosen is not None:
+        near = {chosen.id, chosen.parent_id}
+        choices = [j for j in choices if j.level is not Level.TOWNSHIP or j.parent_id in near]
+    if chosen is not None and chosen not in choices:
+        choices.insert(0, chosen)  # an inactive one asked for by id
+    return choices
 
 
 def jurisdiction_select(user: User, *, keeping: Optional[Jurisdiction] = None, blank=None) -> list[SelectChoice]:

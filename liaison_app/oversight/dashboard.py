@@ -39,7 +39,7 @@ def dashboard():
     template = "oversight/dashboard/_results.html" if is_htmx() else "oversight/dashboard/index.html"
     return render_template(template, report=report, jurisdiction=jurisdiction, period=period, problem=problem,
                            as_of=as_of,
-                           choices=scope.jurisdiction_choices(current_user), charts=charts,
+                           choices=scope.jurisdiction_menu(current_user, jurisdiction), charts=charts,
                            league_minimum=stats.LEAGUE_MINIMUM, top_rows=stats.TOP_ROWS)
 
 

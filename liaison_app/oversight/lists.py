@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..admin import scope
-from ..models import Category, Level
+from ..models import Category
 from ..services import lists as service
 from ..services.imports import XLSX_MIMETYPE
 from ..services.lists import ListKind
@@ -62,7 +62,7 @@ def _page(kind: ListKind, filters: Optional[service.ListFilters] = None, *, prob
     filters = filters or _filters()
     page = service.list_page(kind, filters, after=request.args.get("after", type=int),
                              start=request.args.get("start", 1, type=int))
-    context = dict(page=page, kinds=list(ListKind), jurisdictions=_jurisdiction_choices(filters),
+    context = dict(page=page, kinds=list(ListKind), jurisdictions=scope.jurisdiction_menu(current_user, filters.jurisdiction),
                    categories=list(Category), statuses=list(Status),
                    scope_ids=_scope_ids(), problem=problem, max_export_rows=service.MAX_EXPORT_ROWS)
     template = "oversight/lists/_list.html" if is_htmx() else "oversight/lists/list.html"
@@ -78,19 +78,6 @@ def _export(kind: ListKind):
             "More than %(num)d rows: narrow the period or the filters to export.", num=service.MAX_EXPORT_ROWS))
     filename, ascii_filename = service.export_filename(kind, filters)
     return attachment(data, XLSX_MIMETYPE, filename, ascii_filename)
-
-
-def _jurisdiction_choices(filters: service.ListFilters) -> list:
-    """Every jurisdiction in scope; in a province (1,400 of them) the townships only of the chosen
-    jurisdiction's county, so the menu stays short and the user drills down."""
-    choices = scope.jurisdiction_choices(current_user)
-    chosen = filters.jurisdiction
-    if len(choices) > service.MAX_CHOICES and chosen is not None:
-        near = {chosen.id, chosen.parent_id}
-        choices = [j for j in choices if j.level is not Level.TOWNSHIP or j.parent_id in near]
-    if chosen is not None and chosen not in choices:
-        choices.insert(0, chosen)  # an inactive one asked for by id
-    return choices
 
 
 def _scope_ids() -> Optional[set[int]]:

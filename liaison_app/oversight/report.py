@@ -44,7 +44,7 @@ def report():
     if jurisdiction is None:
         return render_template("oversight/report/index.html", report=None, choices=[], periods=[])
     context = dict(report=reporting.monthly_report(jurisdiction, period), signature=_signature(jurisdiction),
-                   choices=scope.jurisdiction_choices(current_user),
+                   choices=scope.jurisdiction_menu(current_user, jurisdiction),
                    periods=reporting.recent_periods(today_local(), reporting.cutoff_day()),
                    column_headers=reporting.COLUMN_HEADERS)
     template = "oversight/report/_report.html" if is_htmx() else "oversight/report/index.html"
