@@ -187,3 +187,87 @@ def test_the_unit_home_lists_what_awaits_acknowledgement_with_a_countdown(client
     assert req.reference in page and "待签收" in page
     card = client.get(f"/desk/requests/{req.id}").get_data(as_text=True)
     assert "还剩" in card
+
+
+# --- the overdue tab asks each of a deputy's views on its own and unites what they find ------------
+
+
+def listed(client, path) -> tuple[list[str], dict[str, int], str]:
+    """The references a page of the inbox lists, its tabs' counts, and its 'Older' link."""
+    page = client.get(path).get_data(as_text=True)
+    counts = {key: int(n) for key, n in re.findall(r'tab=(\w+)[^>]*>[^<]*<span class="count">(\d+)</span>', page)}
+    older = re.search(r'href="(/desk/\?[^"]*before=\d+[^"]*)"', page)
+    return (re.findall(r'<span class="ref">([^<]+)</span>', page), counts,
+            older.group(1).replace("&amp;", "&") if older else None)
+
+
+def overdue_at_the_county(tree, escalator):
+    """A request of the station, claimed by `escalator`, escalated to the county and not
+    claimed there by its deadline."""
+    from datetime import timedelta
+
+    from liaison_app.services import workflow as wf
+    from liaison_app.workdays import today_local
+
+    req = make_request(station=tree.station)
+    wf.claim_request(req, actor=escalator)
+    wf.escalate_request(fresh(req), actor=escalator, version=fresh(req).version, reason="超出镇级权限")
+    req = fresh(req)
+    req.claim_due_on = today_local() - timedelta(days=3)
+    db.session.commit()
+    return req
+
+
+def test_a_deputy_who_left_the_station_still_finds_what_he_escalated_among_the_overdue(client, tree):
+    req = overdue_at_the_county(tree, tree.colleague_user)
+    tree.colleague.stations.remove(tree.station)
+    db.session.commit()
+    login(client, tree.colleague_user)
+
+    refs, counts, _ = listed(client, "/desk/?tab=overdue")
+
+    assert refs == [req.reference] and counts == {"addressed": 0, "station": 0, "mine": 0, "overdue": 1}
+    card = client.get(f"/desk/requests/{req.id}")
+    assert card.status_code == 200 and f"/desk/requests/{req.id}/claim" not in card.get_data(as_text=True)
+
+
+def test_a_county_deputy_finds_what_was_escalated_to_the_county_among_the_overdue(app, client, tree):
+    from tests.factories import make_deputy, make_station, make_user
+    from liaison_app.models import Role
+
+    escalated = overdue_at_the_county(tree, tree.deputy_user)
+    at_the_township = make_request(station=tree.station, claim_due_on=escalated.claim_due_on)
+    county_deputy = make_deputy(make_station(jurisdiction=tree.county), congress_jurisdiction=tree.county)
+    login(client, make_user(Role.DEPUTY, deputy=county_deputy))
+
+    refs, counts, _ = listed(client, "/desk/?tab=overdue")
+
+    assert refs == [escalated.reference] and counts["overdue"] == 1
+    assert at_the_township.reference not in refs
+    card = client.get(f"/desk/requests/{escalated.id}").get_data(as_text=True)
+    assert f"/desk/requests/{escalated.id}/claim" in card  # the county's queue is his
+    outsider = app.test_client()
+    login(outsider, tree.outsider_user)  # the township's congress, another station: not his
+    assert listed(outsider, "/desk/?tab=overdue")[:2] == ([], {"addressed": 0, "station": 0, "mine": 0, "overdue": 0})
+
+
+def test_the_overdue_tab_pages_through_every_view_once_newest_first(client, tree):
+    from datetime import timedelta
+
+    from liaison_app.workdays import today_local
+
+    late = today_local() - timedelta(days=2)
+    addressed = [make_request(deputy=tree.deputy, claim_due_on=late) for _ in range(12)]
+    station = [make_request(station=tree.station, claim_due_on=late) for _ in range(12)]
+    escalated = overdue_at_the_county(tree, tree.deputy_user)
+    make_request(station=tree.other_station, claim_due_on=late)  # not his
+    make_request(deputy=tree.deputy)  # not overdue
+    login(client, tree.deputy_user)
+
+    first, counts, older = listed(client, "/desk/?tab=overdue")
+    second, _, last = listed(client, older)
+
+    expected = sorted(addressed + station + [escalated], key=lambda r: r.id, reverse=True)
+    assert first + second == [r.reference for r in expected] and last is None
+    # the station's queue: everything still waiting for a claim, the escalated one included
+    assert counts == {"addressed": 13, "station": 26, "mine": 0, "overdue": 25}

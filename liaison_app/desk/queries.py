@@ -1,4 +1,4 @@
-"""The inbox: tabs, filters, search and keyset paging, all on top of visible_requests()."""
+"""The inbox: tabs, filters, search and keyset paging, all within access.views()."""
 
 from dataclasses import dataclass
 from datetime import date
@@ -31,6 +31,9 @@ class Tab:
     key: str
     label: object
     clause: object
+    # The one of the user's access.views() the tab lists from (its rows are in view by
+    # construction), or None: every view, each narrowed by the clause, and what they find united.
+    view: Optional[str] = None
 
 
 def tabs_for(user: User) -> list[Tab]:
@@ -39,10 +42,9 @@ def tabs_for(user: User) -> list[Tab]:
     overdue = Tab("overdue", _l("Overdue"), overdue_clause(today))
     if user.role is Role.DEPUTY:
         return [
-            Tab("addressed", _l("Addressed to me"), sa.and_(Request.addressed_deputy_id == user.deputy_id, open_)),
-            Tab("station", _l("Station queue"), sa.and_(
-                Request.station_id.in_(access.deputy_station_ids(user)), Request.status == Status.SUBMITTED)),
-            Tab("mine", _l("Claimed by me"), sa.and_(Request.claimant_id == user.id, open_)),
+            Tab("addressed", _l("Addressed to me"), open_, view="addressed"),
+            Tab("station", _l("Station queue"), Request.status == Status.SUBMITTED, view="station"),
+            Tab("mine", _l("Claimed by me"), open_, view="claimed"),
             overdue,
         ]
     if user.role is Role.UNIT:
@@ -133,19 +135,39 @@ class Page:
     next_before: Optional[int]
 
 
+def _in_tab(views: dict, tab: Tab, filters: Filters, *clauses) -> list[sa.Select]:
+    """SELECTs of the ids of the tab's requests, one per view (access.views) it lists from: a
+    request is in the tab when one of them finds it. A deputy's five views are asked one by
+    one, each with the tab's clause and the filters, because their OR leads PostgreSQL to walk
+    the requests backwards by id testing it on each (a province's overdue tab: 95 ms)."""
+    chosen = [views[tab.view]] if tab.view else list(views.values())
+    return [filters.apply(sa.select(Request.id).where(view, tab.clause, *clauses)) for view in chosen]
+
+
+def _counted(selects: list[sa.Select]):
+    if len(selects) == 1:
+        return selects[0].with_only_columns(sa.func.count(Request.id)).scalar_subquery()
+    return sa.select(sa.func.count()).select_from(sa.union(*selects).subquery()).scalar_subquery()
+
+
 def inbox_page(user: User, tab_key: Optional[str], filters: Filters, before: Optional[int]) -> Page:
     """One tab of the inbox: newest first, PAGE_SIZE at a time, keyset-paged by id so
     that a page deep in 100,000 requests costs what the first one does."""
     tabs = tabs_for(user)
     tab = next((t for t in tabs if t.key == tab_key), tabs[0])
-    base = filters.apply(access.visible_requests(user))
-    counts = {
-        t.key: db.session.scalar(base.where(t.clause).with_only_columns(sa.func.count(Request.id)).order_by(None))
-        for t in tabs
-    }
-    query = base.where(tab.clause)
-    if before:
-        query = query.where(Request.id < before)
+    views = access.views(user)
+    # Every tab's count in one statement: one round trip instead of four or five.
+    counts = dict(zip([t.key for t in tabs], db.session.execute(
+        sa.select(*[_counted(_in_tab(views, t, filters)) for t in tabs])).one()))
+    selects = _in_tab(views, tab, filters, *([Request.id < before] if before else []))
+    if user.role is not Role.DEPUTY:
+        query = selects[0].with_only_columns(Request)
+    else:
+        # The page's ids first, each view's newest from its index (a deputy may have 2,000
+        # requests addressed to him), united; then only those rows are read.
+        pages = [s.order_by(Request.id.desc()).limit(PAGE_SIZE + 1) for s in selects]
+        found = pages[0] if len(pages) == 1 else sa.union(*[sa.select(p.c.id) for p in map(sa.Select.subquery, pages)])
+        query = sa.select(Request).where(Request.id.in_(found))
     rows = db.session.scalars(
         query.options(selectinload(Request.enterprise), selectinload(Request.station),
                       selectinload(Request.addressed_deputy), selectinload(Request.department))
