@@ -83,6 +83,9 @@ class Defaults:
     NOTIFY_RETRY_SECONDS = 60  # the first retry's delay; it doubles with each attempt
     # Try to send right after the commit; `flask notify-retry` (cron) sends the rest.
     NOTIFY_DELIVER_IMMEDIATELY = True
+    # In a request, the worker's courier thread sends it half a second later, in batches, so
+    # that the answer never waits for the robot; False: the request sends it before answering.
+    NOTIFY_DELIVER_IN_BACKGROUND = True
 
     # Logs and privacy (liaison_app/logs.py, services/retention.py). Every line: UTC time, level,
     # logger, user (id:username or anonymous), client IP, message; phone numbers and USCCs

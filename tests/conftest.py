@@ -128,6 +128,9 @@ def make_app(database_url, tmp_path, **overrides):
         # Each scan written at once, no landing page kept: tests/test_qr_landing.py turns them on.
         "QR_SCAN_FLUSH_SECONDS": 0,
         "QR_LANDING_CACHE_SECONDS": 0,
+        # Notifications sent by the request itself, before it answers, not a moment later by a
+        # thread of the process: tests/test_notify.py turns the courier on.
+        "NOTIFY_DELIVER_IN_BACKGROUND": False,
     }
     config.update(overrides)
     app = create_app(config)

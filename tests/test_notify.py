@@ -28,6 +28,7 @@ from liaison_app.services import notify
 from liaison_app.services.requests import Filing, file_request, record_event
 from liaison_app.workflow import Action, Actor, Status
 from tests.factories import make_department, make_deputy, make_qr_code, make_user, valid_uscc
+from tests.test_filing import form_data
 
 PHONE = "+8613812345678"
 CONTACT = "王海燕"
@@ -323,3 +324,40 @@ def test_notify_retry_sends_what_is_due_and_prints_the_counts(app, filed, runner
     assert result.exit_code == 0, result.output
     assert "Sent 1, failed 0." in result.output
     assert reload(notification).status is NotificationStatus.SENT
+
+
+# --- a filing through the form: the worker's courier sends the deputy's message ----------------
+
+
+def test_a_filing_through_the_form_reaches_its_deputy_by_the_courier(app, client, robot):
+    app.config["NOTIFY_DELIVER_IN_BACKGROUND"] = True  # as in production: sent after the answer
+    code = make_qr_code(deputy=make_deputy(name="陆建国"))
+
+    response = client.post(f"/q/{code.token}/file", data=form_data())
+
+    assert response.status_code == 303
+    assert notify.courier().wait_until_idle(timeout=30)
+    filed = db.session.scalars(sa.select(Request)).one()
+    [body] = robot.bodies("new_request")
+    assert body["liaison"]["reference"] == filed.reference and body["liaison"]["recipient"] == "陆建国"
+    assert body["text"]["content"].startswith("@陆建国 ")
+    assert body["liaison"]["link"] == f"https://liaison.example.cn/desk/requests/{filed.id}"
+    [notification] = db.session.scalars(sa.select(Notification)).all()
+    assert (notification.recipient_deputy_id, notification.status) == (code.deputy_id, NotificationStatus.SENT)
+
+
+def test_a_filing_whose_worker_dies_before_its_courier_sends_goes_with_the_retry_job(
+        app, client, robot, runner, monkeypatch):
+    app.config["NOTIFY_DELIVER_IN_BACKGROUND"] = True
+    monkeypatch.setattr(notify.Courier, "hand_over", lambda self, ids: None)  # killed right after answering
+    code = make_qr_code(deputy=make_deputy(name="陆建国"))
+
+    assert client.post(f"/q/{code.token}/file", data=form_data()).status_code == 303
+
+    assert robot.bodies("new_request") == []
+    with db.engine.connect() as connection:  # committed with the request, in its transaction
+        assert connection.scalar(sa.select(Notification.__table__.c.status)) == NotificationStatus.PENDING.value
+    result = runner.invoke(args=["notify-retry"])
+    assert "Sent 1, failed 0." in result.output
+    [body] = robot.bodies("new_request")
+    assert body["liaison"]["recipient"] == "陆建国"

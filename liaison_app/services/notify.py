@@ -2,7 +2,8 @@
 
 A service calls `queue()` next to the state change it reports; both commit in the
 service's one transaction. After the commit it calls `deliver_after_commit()`,
-which tries to send at once; whatever fails stays pending and `flask notify-retry`
+which sends at once (in a request: the worker's courier thread, a moment after the
+answer); whatever fails or was not sent stays pending and `flask notify-retry`
 (run from cron) tries again with a growing delay. Delivery never undoes, and never
 blocks, the state change: at worst a message arrives late, or twice.
 
@@ -11,17 +12,21 @@ JSON to NOTIFY_WEBHOOK_URL in the text-message format that WeCom (企业微信) 
 DingTalk (钉钉) group robots accept.
 """
 
+import atexit
 import http.client
 import json
 import logging
+import os
 import re
+import threading
+import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
 from typing import Any, Optional, Protocol
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_request_context
 from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import inspect
 
@@ -75,12 +80,11 @@ def queue(
     """Put a message about `request` in the outbox, in the caller's transaction.
 
     Nothing is written until the caller commits, and a rollback discards it with the
-    change it reports. A request that has not been flushed yet is flushed first, as
-    the message links to it by id.
+    change it reports. The message links to the request by id: for a request not yet
+    written (a filing), the link is added as the row is written, in the same flush that
+    gives the request its id (`_link_to_new_request`).
     """
     kind = NotificationKind(kind)
-    if request.id is None:
-        db.session.flush()
     return _add_to_outbox(Notification(
         kind=kind,
         request=request,
@@ -134,9 +138,22 @@ def build_payload(kind: NotificationKind, request: Request, *, recipient: str = 
         "status": Status(request.status).value,
         "jurisdiction": _jurisdiction_name(request),
         "recipient": recipient,
-        "link": f"{current_app.config['PUBLIC_BASE_URL']}/desk/requests/{request.id}",
+        "link": _request_link(request.id) if request.id is not None else None,
         "note": _without_contact_details(note, request),
     }
+
+
+def _request_link(request_id: int) -> str:
+    return f"{current_app.config['PUBLIC_BASE_URL']}/desk/requests/{request_id}"
+
+
+@sa.event.listens_for(Notification, "before_insert")
+def _link_to_new_request(_mapper, _connection, notification: Notification) -> None:
+    """The link of a message queued with its request before either was written: the
+    request's INSERT, earlier in the same flush, has given the id."""
+    payload = notification.payload or {}
+    if "link" in payload and payload["link"] is None and notification.request_id is not None:
+        notification.payload = {**payload, "link": _request_link(notification.request_id)}
 
 
 def build_campaign_payload(kind: NotificationKind, campaign: VisitCampaign, *, recipient: str,
@@ -292,12 +309,21 @@ def get_backend() -> Backend:
 
 # --- delivery ------------------------------------------------------------------------------
 
+# Messages taken for one attempt at a time, in one short transaction; and how long the courier
+# lets a busy moment's messages gather before it takes them (a notice a second late is no loss;
+# 50 filings a second each taking and marking their own message would cost two commits each).
+BATCH_SIZE = 50
+COURIER_GATHER_SECONDS = 0.5
+
 
 def deliver_after_commit() -> None:
-    """Try to send what this unit of work queued, right after the service's commit.
+    """Send what this unit of work queued, as soon as possible after the service's commit.
 
-    Best effort: every error is logged and swallowed, as the state change is already
-    committed and the outbox keeps each message for `flask notify-retry`.
+    In a request (NOTIFY_DELIVER_IN_BACKGROUND), this process's courier thread sends it a
+    moment later, so that neither the answer nor the worker waits for a robot on the network;
+    elsewhere (the CLI, jobs) it is sent at once. Best effort: every error is logged and
+    swallowed, as the state change is already committed and the outbox keeps each message
+    for `flask notify-retry`, also when the process dies before its courier has sent it.
     """
     queued = db.session.info.pop(_QUEUED_KEY, [])
     try:
@@ -305,7 +331,11 @@ def deliver_after_commit() -> None:
             return
         # Rows of a rolled-back unit of work never became persistent: nothing to send.
         ids = [state.identity[0] for state in map(inspect, queued) if state.persistent]
-        if ids:
+        if not ids:
+            return
+        if has_request_context() and current_app.config.get("NOTIFY_DELIVER_IN_BACKGROUND", True):
+            courier().hand_over(ids)
+        else:
             _deliver(ids)
     except Exception:
         logger.exception("immediate delivery failed; the outbox keeps the messages")
@@ -315,8 +345,8 @@ def deliver_pending(limit: int = 50) -> tuple[int, int]:
     """Send up to `limit` pending messages that are due; return (sent, failed).
 
     `failed` counts the attempts that failed this time, whether they will be
-    retried or were the last. Call it outside a unit of work: it commits, one
-    small transaction at a time. It never raises; errors are logged.
+    retried or were the last. Call it outside a unit of work: it commits, a few
+    small transactions at a time. It never raises; errors are logged.
     """
     try:
         _end_read_transaction()
@@ -340,65 +370,83 @@ def _deliver(ids: list[int]) -> tuple[int, int]:
         logger.exception("notifications stay pending until the notifier is configured")
         return 0, 0
     sent = failed = 0
-    for notification_id in ids:
+    for start in range(0, len(ids), BATCH_SIZE):
+        batch = ids[start:start + BATCH_SIZE]
         try:
-            payload = _start_attempt(notification_id)
-            if payload is None:
-                continue  # sent, given up or taken by another worker meanwhile
+            taken = _start_attempts(batch)
+        except Exception:
+            db.session.rollback()
+            logger.exception("notifications %s: could not record the delivery attempts", batch)
+            continue
+        delivered = []
+        for notification_id, payload in taken:
             try:
                 backend.send(payload)
             except Exception as error:
-                _record_failure(notification_id, error)
                 failed += 1
+                try:
+                    _record_failure(notification_id, error)
+                except Exception:
+                    db.session.rollback()
+                    logger.exception("notification %s: could not record the failed attempt", notification_id)
             else:
-                _record_success(notification_id)
-                sent += 1
+                delivered.append(notification_id)
+        try:
+            _record_successes(delivered)
+            sent += len(delivered)
         except Exception:
             db.session.rollback()
-            logger.exception("notification %s: could not record the delivery attempt", notification_id)
+            logger.exception("notifications %s: sent, but could not be marked sent", delivered)
     return sent, failed
 
 
-def _start_attempt(notification_id: int) -> Optional[dict[str, Any]]:
-    """Take the message for one attempt: count the attempt and push its due time
-    past the send timeout, so that no other worker sends it meanwhile. The lock is
-    held only for this short transaction, never while the backend talks to the network.
+def _start_attempts(ids: list[int]) -> list[tuple[int, dict[str, Any]]]:
+    """Take the messages for one attempt each, in one short transaction: count the attempt
+    and push the due time past the send timeouts of the whole batch, so that no other worker
+    sends them meanwhile. No lock is held while the backend talks to the network.
 
-    If this process dies while sending, the message is due again after the lease.
+    If this process dies while sending, the messages are due again after the lease. Those
+    whose earlier attempts were all cut short (the process died while sending) are failed.
     """
+    if not ids:
+        return []
     now = utcnow()
-    lease = timedelta(seconds=float(current_app.config["NOTIFY_TIMEOUT_SECONDS"]) + 60)
+    lease = timedelta(seconds=float(current_app.config["NOTIFY_TIMEOUT_SECONDS"]) * len(ids) + 60)
     begin_write()
-    taken = db.session.execute(
+    rows = db.session.execute(
         sa.update(Notification)
         .where(
-            Notification.id == notification_id,
+            Notification.id.in_(ids),
             Notification.status == NotificationStatus.PENDING,
             Notification.next_attempt_at <= now,
         )
         .values(attempts=Notification.attempts + 1, next_attempt_at=now + lease)
+        .returning(Notification.id, Notification.attempts, Notification.payload)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if taken != 1:
-        db.session.rollback()
-        return None
-    notification = db.session.get(Notification, notification_id, populate_existing=True)
-    if notification.attempts > _max_attempts():
-        # Earlier attempts were cut short (the process died while sending).
-        notification.status = NotificationStatus.FAILED
-        notification.last_error = notification.last_error or "delivery was interrupted"
-        db.session.commit()
-        return None
-    payload = dict(notification.payload)
+    ).all()
+    interrupted = [row.id for row in rows if row.attempts > _max_attempts()]
+    if interrupted:
+        db.session.execute(
+            sa.update(Notification).where(Notification.id.in_(interrupted))
+            .values(status=NotificationStatus.FAILED,
+                    last_error=sa.func.coalesce(Notification.last_error, "delivery was interrupted"))
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()
-    return payload
+    order = {notification_id: index for index, notification_id in enumerate(ids)}
+    return sorted(((row.id, dict(row.payload)) for row in rows if row.id not in interrupted),
+                  key=lambda taken: order[taken[0]])
 
 
-def _record_success(notification_id: int) -> None:
+def _record_successes(ids: list[int]) -> None:
+    if not ids:
+        return
     begin_write()
-    notification = db.session.get(Notification, notification_id, populate_existing=True)
-    notification.status = NotificationStatus.SENT
-    notification.sent_at = utcnow()
+    db.session.execute(
+        sa.update(Notification).where(Notification.id.in_(ids))
+        .values(status=NotificationStatus.SENT, sent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
 
 
@@ -429,3 +477,84 @@ def _end_read_transaction() -> None:
         raise RuntimeError("deliver_pending() was called with unsaved changes in the session")
     if db.session().in_transaction():
         db.session.commit()
+
+
+# --- the courier: delivery in the background of a serving process ---------------------------
+
+
+def courier() -> "Courier":
+    """This process's courier for the current app (started on the first message)."""
+    found = current_app.extensions.get("notify_courier")
+    if found is None:
+        found = current_app.extensions.setdefault("notify_courier", Courier(current_app._get_current_object()))
+    return found
+
+
+class Courier:
+    """A thread of the serving process that sends the messages its requests queued.
+
+    A request hands over the ids of the messages it committed and answers at once; the
+    courier lets a busy moment's messages gather for COURIER_GATHER_SECONDS, then sends them
+    in batches (one transaction takes a batch, one marks it sent). The messages are rows of
+    the outbox, committed with the change they report: a process that dies before its courier
+    has sent them (SIGKILL, gunicorn's timeout) leaves them pending, and `flask notify-retry`
+    sends them; a graceful exit sends what is waiting (atexit).
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Condition()
+        self.waiting: list[int] = []
+        self.sending = False
+        self.thread: Optional[threading.Thread] = None
+        self.pid: Optional[int] = None
+        atexit.register(self.send_waiting)
+
+    def hand_over(self, ids: list[int]) -> None:
+        with self.lock:
+            self.waiting.extend(ids)
+            if self.thread is None or not self.thread.is_alive() or self.pid != os.getpid():
+                # Started in this process (a thread does not survive a fork).
+                self.pid = os.getpid()
+                self.thread = threading.Thread(target=self._run, name="notify-courier", daemon=True)
+                self.thread.start()
+            self.lock.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                while not self.waiting:
+                    self.lock.wait()
+            time.sleep(COURIER_GATHER_SECONDS)
+            self.send_waiting()
+
+    def send_waiting(self) -> None:
+        """Send every message handed over so far (the courier's loop, and atexit)."""
+        with self.lock:
+            ids, self.waiting = self.waiting, []
+            if not ids:
+                return
+            self.sending = True
+        try:
+            with self.app.app_context():
+                try:
+                    _deliver(ids)
+                finally:
+                    db.session.remove()
+        except Exception:  # the outbox keeps them for `flask notify-retry`
+            logger.exception("the courier could not deliver notifications %s", ids)
+        finally:
+            with self.lock:
+                self.sending = False
+                self.lock.notify_all()
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Whether everything handed over was sent (or tried) within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while self.waiting or self.sending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.lock.wait(remaining)
+        return True
