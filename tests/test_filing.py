@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from liaison_app.extensions import db
-from liaison_app.models import Attachment, Channel, Enterprise, QRCode, Request, RequestEvent
+from liaison_app.models import Attachment, Channel, Enterprise, Notification, QRCode, Request, RequestEvent
 from liaison_app.workflow import Action, Status
 from tests.factories import image_bytes, make_deputy, make_enterprise, make_qr_code, make_station, valid_uscc
 
@@ -234,6 +234,11 @@ def test_a_retried_post_with_the_same_key_gives_the_same_request(client, deputy_
     assert first.status_code == second.status_code == 303
     assert first.headers["Location"] == second.headers["Location"]
     assert count(Request) == 1 and count(RequestEvent) == 1
+    assert count(Notification) == 1  # the deputy hears of it once
+
+    client.post(f"/q/{deputy_code.token}/file", data=form_data())  # the retry took no reference number
+    first_reference, next_reference = db.session.scalars(sa.select(Request.reference).order_by(Request.id)).all()
+    assert int(next_reference[-6:]) == int(first_reference[-6:]) + 1
 
 
 def test_a_form_without_a_valid_key_is_shown_again_with_a_fresh_one(client, deputy_code):

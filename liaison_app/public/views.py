@@ -158,13 +158,15 @@ def _render_filing(form, code, status=200):
 
 
 def _code_or_404(token) -> QRCode:
-    # With what the landing page and the form show of its deputy or station: one query
-    # and one for the deputy's stations, instead of a lazy load for each (bench/pages.py).
-    code = db.session.scalar(sa.select(QRCode).where(QRCode.token == token).options(
+    # With what the landing page and the form show of its deputy or station, and what a
+    # filing is routed by (the deputy's first station and its jurisdiction): one query, a
+    # row per station of the deputy (one or two), instead of a lazy load for each
+    # (bench/pages.py, bench/throughput.py).
+    code = db.session.execute(sa.select(QRCode).where(QRCode.token == token).options(
         joinedload(QRCode.deputy).joinedload(Deputy.congress_jurisdiction),
-        joinedload(QRCode.deputy).selectinload(Deputy.stations),
+        joinedload(QRCode.deputy).joinedload(Deputy.stations).joinedload(Station.jurisdiction),
         joinedload(QRCode.station).joinedload(Station.jurisdiction),
-    ))
+    )).unique().scalar_one_or_none()
     if code is None:
         abort(404, description=_("This code is not known. Please check that you scanned the whole code."))
     return code

@@ -7,6 +7,7 @@ from typing import Optional
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
@@ -104,17 +105,16 @@ def open_request(*, reference: str, actor: Actor, actor_user=None, description: 
 def file_request(
     filing: Filing, *, qr_code: QRCode, idempotency_key: str, photos: list[ProcessedPhoto] = ()
 ) -> tuple[Request, bool]:
-    """提交诉求: one transaction writes the request, its first event and its photos.
+    """提交诉求: one transaction writes the request, its first event, its photos and the
+    deputy's notification (sent after the commit, see services/notify.py).
 
     The same idempotency key always yields the same request: a double tap or a
-    retried POST returns the first one (created=False) and writes nothing.
+    retried POST returns the first one (created=False) and writes nothing. The key's
+    unique index decides, not a look-up first: a retry is rare, and its INSERT fails
+    and rolls back everything this one had begun (the reference number included).
     """
-    existing = _by_idempotency_key(idempotency_key)
-    if existing is not None:
-        return existing, False
-
     request = open_request(
-        reference=_next_reference(),
+        reference="",  # taken last, below
         actor=Actor.ENTERPRISE,
         idempotency_key=idempotency_key,
         kind=filing.kind,
@@ -127,19 +127,26 @@ def file_request(
         **_routing(qr_code),
     )
     event = request.events[0]
-    db.session.add(request)
-
+    tracking_token = request.tracking_token
     try:
+        # The year's counter row stays locked until the commit, and every filing of the year
+        # waits for it: everything else is read and built before, and once the number is
+        # taken one flush writes the request, its event and the deputy's message.
+        request.reference = _next_reference()
+        db.session.add(request)
         if request.addressed_deputy is not None:
             notify.queue(NotificationKind.NEW_REQUEST, request, deputy=request.addressed_deputy)
         _commit_with_photos(photos, request=request, event=event)
     except IntegrityError:
-        # The same key committed a moment ago (a double tap on another connection).
+        # The same key committed before (a retried POST), or a moment ago on another
+        # connection (a double tap).
         db.session.rollback()
         existing = _by_idempotency_key(idempotency_key)
         if existing is None:
             raise
         return existing, False
+    # The answer's redirect needs the tracking link: known, so not read back after the commit.
+    set_committed_value(request, "tracking_token", tracking_token)
     notify.deliver_after_commit()
     return request, True
 
