@@ -170,7 +170,7 @@ def inbox_page(user: User, tab_key: Optional[str], filters: Filters, before: Opt
         query = sa.select(Request).where(Request.id.in_(found))
     rows = db.session.scalars(
         query.options(selectinload(Request.enterprise), selectinload(Request.station),
-                      selectinload(Request.addressed_deputy), selectinload(Request.department))
+                      selectinload(Request.department))
         .order_by(Request.id.desc())
         .limit(PAGE_SIZE + 1)
     ).all()
