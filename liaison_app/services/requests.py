@@ -134,8 +134,8 @@ def file_request(
         # taken one flush writes the request, its event and the deputy's message.
         request.reference = _next_reference()
         db.session.add(request)
-        if request.addressed_deputy is not None:
-            notify.queue(NotificationKind.NEW_REQUEST, request, deputy=request.addressed_deputy)
+        if qr_code.deputy is not None:
+            notify.queue(NotificationKind.NEW_REQUEST, request, deputy=qr_code.deputy)
         _commit_with_photos(photos, request=request, event=event)
     except IntegrityError:
         # The same key committed before (a retried POST), or a moment ago on another
@@ -196,16 +196,20 @@ def _by_idempotency_key(key: str) -> Optional[Request]:
 
 def _routing(qr_code: QRCode) -> dict:
     """A deputy's code addresses the deputy and queues at their station's jurisdiction;
-    a station's code queues at that station."""
+    a station's code queues at that station.
+
+    By id, not by object: the flush then has the request, its event and the message to
+    write, without every loaded object of the code's to sort with them (a tenth of it)."""
     if qr_code.deputy is not None:
         deputy = qr_code.deputy
         station = deputy.primary_station
-        jurisdiction = station.jurisdiction if station else deputy.congress_jurisdiction
-        return dict(channel=Channel.QR_DEPUTY, qr_code=qr_code, addressed_deputy=deputy,
-                    station=station, jurisdiction=jurisdiction, filed_jurisdiction=jurisdiction)
+        jurisdiction_id = station.jurisdiction_id if station else deputy.congress_jurisdiction_id
+        return dict(channel=Channel.QR_DEPUTY, qr_code_id=qr_code.id, addressed_deputy_id=deputy.id,
+                    station_id=station.id if station else None, jurisdiction_id=jurisdiction_id,
+                    filed_jurisdiction_id=jurisdiction_id)
     station = qr_code.station
-    return dict(channel=Channel.QR_STATION, qr_code=qr_code, station=station, jurisdiction=station.jurisdiction,
-                filed_jurisdiction=station.jurisdiction)
+    return dict(channel=Channel.QR_STATION, qr_code_id=qr_code.id, station_id=station.id,
+                jurisdiction_id=station.jurisdiction_id, filed_jurisdiction_id=station.jurisdiction_id)
 
 
 def _find_or_create_enterprise(name: str, uscc: Optional[str]) -> Enterprise:
