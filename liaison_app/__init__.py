@@ -3,11 +3,12 @@
 import functools
 import os
 
-from babel import Locale
+from babel import Locale, support
 from flask import Flask, current_app, has_request_context, redirect, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_url
+from wtforms.i18n import messages_path
 
 from . import logs
 from .config import ConfigError, load_config
@@ -104,6 +105,14 @@ def _select_locale() -> Locale:
 
 
 @functools.lru_cache(maxsize=16)
+def _wtforms_messages(identifier: str) -> support.Translations:
+    """WTForms' own messages ("This field is required.") in one language, read once per
+    process: Flask-WTF reads the catalogue from disk again for every request that makes a
+    form, a quarter of a millisecond of each filing (docs/benchmarks.md)."""
+    return support.Translations.load(messages_path(), [identifier], domain="wtforms")
+
+
+@functools.lru_cache(maxsize=16)
 def _parsed_locale(identifier: str) -> Locale:
     """Flask-Babel parses the selector's answer on every request, and babel's parse scans its
     whole list of locales: a third of a cached landing page's time (docs/benchmarks.md)."""
@@ -118,6 +127,11 @@ def _init_requests(app: Flask) -> None:
         view = app.view_functions.get(request.endpoint)
         if request.method not in ("GET", "HEAD", "OPTIONS") and not getattr(view, "writes_late", False):
             begin_write()
+
+    @app.before_request
+    def _form_messages():
+        # Where Flask-WTF keeps the request's WTForms catalogue (flask_wtf.i18n): ours, kept.
+        request.wtforms_translations = _wtforms_messages(str(get_locale()))
 
     @app.after_request
     def _remember_language(response):
