@@ -212,10 +212,23 @@ def _routing(qr_code: QRCode) -> dict:
                 jurisdiction_id=station.jurisdiction_id, filed_jurisdiction_id=station.jurisdiction_id)
 
 
+# The statements of every filing, built once: building one and its cache key anew costs more
+# than a tenth of a millisecond each time (docs/benchmarks.md, filings).
+_ENTERPRISE_BY_USCC, _ENTERPRISE_BY_NAME = (
+    sa.select(Enterprise).where(column == sa.bindparam("key")).order_by(Enterprise.id).limit(1)
+    for column in (Enterprise.uscc, Enterprise.name)
+)
+_BUMP_COUNTER = (
+    sa.update(ReferenceCounter).where(ReferenceCounter.year == sa.bindparam("counter_year"))
+    .values(last_value=ReferenceCounter.last_value + sa.bindparam("taken", type_=sa.Integer))
+    .returning(ReferenceCounter.last_value).execution_options(synchronize_session=False)
+)
+
+
 def _find_or_create_enterprise(name: str, uscc: Optional[str]) -> Enterprise:
     """The USCC identifies a company when given; otherwise the exact registered name does."""
-    criterion = Enterprise.uscc == uscc if uscc else Enterprise.name == name
-    enterprise = db.session.scalar(sa.select(Enterprise).where(criterion).order_by(Enterprise.id).limit(1))
+    query, key = (_ENTERPRISE_BY_USCC, uscc) if uscc else (_ENTERPRISE_BY_NAME, name)
+    enterprise = db.session.scalar(query, {"key": key})
     if enterprise is not None:
         return enterprise
     enterprise = Enterprise(name=name, uscc=uscc)
@@ -224,7 +237,7 @@ def _find_or_create_enterprise(name: str, uscc: Optional[str]) -> Enterprise:
             db.session.add(enterprise)
     except IntegrityError:
         # Another filing created the same company a moment ago.
-        enterprise = db.session.scalar(sa.select(Enterprise).where(criterion))
+        enterprise = db.session.scalar(query, {"key": key})
     return enterprise
 
 
@@ -236,15 +249,12 @@ def reserve_references(year: int, count: int) -> list[str]:
     """Take `count` consecutive reference numbers of `year` (2026-000123) from the
     per-year counter: gap-free and safe under concurrent filings, as the counter
     row stays locked until the transaction ends."""
-    bump = sa.update(ReferenceCounter).where(ReferenceCounter.year == year).values(
-        last_value=ReferenceCounter.last_value + count
-    ).returning(ReferenceCounter.last_value)
-    last = db.session.scalar(bump)
+    last = db.session.scalar(_BUMP_COUNTER, {"counter_year": year, "taken": count})
     if last is None:  # the year's first reference
         try:
             with db.session.begin_nested():
                 db.session.execute(sa.insert(ReferenceCounter).values(year=year, last_value=count))
             last = count
         except IntegrityError:
-            last = db.session.scalar(bump)
+            last = db.session.scalar(_BUMP_COUNTER, {"counter_year": year, "taken": count})
     return [f"{year}-{value:06d}" for value in range(last - count + 1, last + 1)]
