@@ -85,14 +85,20 @@ def queue(
     gives the request its id (`_link_to_new_request`).
     """
     kind = NotificationKind(kind)
+    # The recipient by id (one is always written already): the flush then does not walk the
+    # recipient's loaded stations, jurisdictions... along with the message's row.
     return _add_to_outbox(Notification(
         kind=kind,
         request=request,
-        recipient_user=user,
-        recipient_department=department,
-        recipient_deputy=deputy,
+        recipient_user_id=_id_of(user),
+        recipient_department_id=_id_of(department),
+        recipient_deputy_id=_id_of(deputy),
         payload=build_payload(kind, request, recipient=_recipient_name(user, department, deputy), note=note),
     ))
+
+
+def _id_of(recipient) -> Optional[int]:
+    return None if recipient is None else recipient.id
 
 
 def queue_visit_reminder(campaign: VisitCampaign, *, deputy: Deputy, not_visited: int) -> Notification:
