@@ -38,6 +38,9 @@ def _empty(app) -> None:
 
 
 def drop(app) -> None:
+    buffer = app.extensions.get("qr_scan_buffer")
+    if buffer is not None:
+        buffer.flush()  # now, not at exit (atexit) when its tables are gone
     with app.app_context():
         _empty(app)
         db.engine.dispose()
@@ -65,3 +68,25 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     """p50 and p95 (nearest rank) of some timings."""
     ordered = sorted(samples)
     return statistics.median(ordered), ordered[math.ceil(len(ordered) * 0.95) - 1]
+
+
+def last_request_id() -> int:
+    """The newest request's id (0 in an empty database): what a benchmark files comes after it."""
+    return db.session.scalar(sa.text("SELECT coalesce(max(id), 0) FROM requests"))
+
+
+def remove_filings(app, after_id: int) -> int:
+    """Delete the requests a benchmark filed (every id above `after_id`) with their trails,
+    photos' rows and messages, so that a reused data set stays as `flask seed-scale` made it:
+    otherwise each run's thousands of filings to the measured deputy make his inbox the next
+    run's subject. Then VACUUM ANALYZE on PostgreSQL, whose statistics and visibility map
+    would otherwise be left behind. Returns how many requests were removed."""
+    with app.app_context():
+        with db.engine.begin() as connection:
+            for table in ("notifications", "attachments", "request_events"):
+                connection.execute(sa.text(f"DELETE FROM {table} WHERE request_id > :after"), {"after": after_id})
+            removed = connection.execute(sa.text("DELETE FROM requests WHERE id > :after"), {"after": after_id}).rowcount
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(sa.text("VACUUM (ANALYZE) requests, request_events, notifications"))
+    return removed
