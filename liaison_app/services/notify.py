@@ -97,6 +97,28 @@ def queue(
     ))
 
 
+def queue_for_written_request(kind: NotificationKind | str, request: Request, *, deputy: Deputy) -> int:
+    """queue() for a request already written by a Core INSERT (a filing, which has its id):
+    the message's row is written at once, in the caller's transaction, by a Core INSERT too
+    (no unit of work); its id is kept for deliver_after_commit()."""
+    kind = NotificationKind(kind)
+    notification_id = db.session.scalar(_INSERT_NOTIFICATION, dict(
+        kind=kind, request_id=request.id, recipient_deputy_id=deputy.id,
+        payload=build_payload(kind, request, recipient=_recipient_name(None, None, deputy)),
+        status=NotificationStatus.PENDING, attempts=0, next_attempt_at=utcnow(),
+    ))
+    db.session.info.setdefault(_QUEUED_KEY, []).append(notification_id)
+    return notification_id
+
+
+_INSERT_NOTIFICATION = sa.insert(Notification.__table__).returning(Notification.__table__.c.id)
+
+
+def forget_queued() -> None:
+    """After a rollback: the messages queued by id were never written."""
+    db.session.info.pop(_QUEUED_KEY, None)
+
+
 def _id_of(recipient) -> Optional[int]:
     return None if recipient is None else recipient.id
 
@@ -336,7 +358,9 @@ def deliver_after_commit() -> None:
         if not current_app.config.get("NOTIFY_DELIVER_IMMEDIATELY", True):
             return
         # Rows of a rolled-back unit of work never became persistent: nothing to send.
-        ids = [state.identity[0] for state in map(inspect, queued) if state.persistent]
+        # Ids: messages written by a Core INSERT in the committed transaction (a filing's).
+        ids = [item if isinstance(item, int) else inspect(item).identity[0]
+               for item in queued if isinstance(item, int) or inspect(item).persistent]
         if not ids:
             return
         if has_request_context() and current_app.config.get("NOTIFY_DELIVER_IN_BACKGROUND", True):
