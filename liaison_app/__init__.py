@@ -112,6 +112,19 @@ def _wtforms_messages(identifier: str) -> support.Translations:
     return support.Translations.load(messages_path(), [identifier], domain="wtforms")
 
 
+class _WTFormsMessages:
+    """WTForms' messages in the request's language, found when the first one is needed."""
+
+    def ugettext(self, string: str) -> str:
+        return _wtforms_messages(str(get_locale())).ugettext(string)
+
+    def ungettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_messages(str(get_locale())).ungettext(singular, plural, n)
+
+
+_WTFORMS_MESSAGES = _WTFormsMessages()
+
+
 @functools.lru_cache(maxsize=16)
 def _parsed_locale(identifier: str) -> Locale:
     """Flask-Babel parses the selector's answer on every request, and babel's parse scans its
@@ -130,8 +143,9 @@ def _init_requests(app: Flask) -> None:
 
     @app.before_request
     def _form_messages():
-        # Where Flask-WTF keeps the request's WTForms catalogue (flask_wtf.i18n): ours, kept.
-        request.wtforms_translations = _wtforms_messages(str(get_locale()))
+        # Where Flask-WTF keeps the request's WTForms catalogue (flask_wtf.i18n): ours, kept,
+        # and looked up only when a form speaks (a landing page has none).
+        request.wtforms_translations = _WTFORMS_MESSAGES
 
     @app.after_request
     def _remember_language(response):
@@ -142,8 +156,10 @@ def _init_requests(app: Flask) -> None:
                 secure=app.config["SESSION_COOKIE_SECURE"],
             )
         if request.endpoint != "static":  # static files depend on neither htmx nor the language
-            response.vary.add("HX-Request")
-            response.vary.add("Cookie")
+            # As response.vary.add() twice, without parsing the header into a set each time.
+            vary = response.headers.get("Vary")
+            response.headers["Vary"] = "HX-Request, Cookie" if not vary else ", ".join(
+                [vary] + [name for name in ("HX-Request", "Cookie") if name.lower() not in vary.lower()])
         return response
 
     @app.context_processor

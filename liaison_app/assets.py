@@ -44,6 +44,15 @@ class _SessionNotForStaticFiles(SecureCookieSessionInterface):
         if request.endpoint != "static":
             super().save_session(app, session, response)
 
+    def get_signing_serializer(self, app):
+        # Flask builds the cookie's serializer anew twice a request (open and save), a tenth
+        # of a cached landing page's time: kept while the keys stay the same.
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = getattr(self, "_serializer", None)
+        if cached is None or cached[0] != keys:
+            cached = self._serializer = (keys, super().get_signing_serializer(app))
+        return cached[1]
+
 
 def fingerprinted(filename: str) -> Optional[str]:
     """css/app.css → css/app.1a2b3c4d.css, or None when there is no such file."""

@@ -586,3 +586,14 @@ def test_the_next_reception_skips_cancelled_and_past_days(app, tree):
 
     assert service.next_reception(tree.station).id == later.id
     assert service.next_duty(tree.deputy) is None and service.next_duty(tree.colleague).id == later.id
+
+
+@pytest.mark.parametrize("english,message", [(False, "不是有效的时间值。"), (True, "Not a valid time value.")])
+def test_wtforms_own_messages_speak_the_readers_language(app, tree, english, message):
+    client = client_of(app, tree.staff["county"], english=english)
+
+    response = client.post(f"/oversight/receptions/stations/{tree.station.id}/new",
+                           data=day_form(tree, starts_at="nine"))
+
+    assert response.status_code == 422
+    assert f'id="error-starts_at" role="alert">{message}<' in response.get_data(as_text=True)
