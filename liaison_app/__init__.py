@@ -40,6 +40,7 @@ def create_app(test_config=None) -> Flask:
     app.register_blueprint(health.bp)
     errors.register(app)
     logs.register(app)
+    public.landing_cache.install(app)  # in front of Flask (only ProxyFix before it): a kept landing page skips the rest
     security.register(app)
     assets.register(app)
     templating.register(app)

@@ -124,3 +124,42 @@ def test_a_revoked_code_says_so_at_once_in_the_admins_worker(app):
 
     page = app.test_client().get(f"/q/{code.token}").get_data(as_text=True)
     assert "已停用" in page
+
+
+def test_a_phone_without_cookies_gets_the_very_answer_flask_gave_without_any_hook(app, monkeypatch):
+    code = make_qr_code(deputy=make_deputy(name="顾振华"))
+    db.session.commit()
+    path, compressed = f"/q/{code.token}", {"Accept-Encoding": "gzip, br"}
+    first, first_compressed = (app.test_client().get(path, headers=h) for h in ({}, compressed))
+
+    # Flask is not asked again: neither its hooks nor the view run, nor a query.
+    monkeypatch.setattr(app, "preprocess_request", lambda: pytest.fail("Flask answered a kept page"))
+    statements = []
+    sa.event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    again, again_compressed = (app.test_client().get(path, headers=h) for h in ({}, compressed))
+
+    assert statements == [], statements
+    for kept, fresh in ((again, first), (again_compressed, first_compressed)):
+        assert (kept.status_code, kept.data) == (200, fresh.data)
+        assert sorted(kept.headers.items()) == sorted(fresh.headers.items())
+    assert "顾振华" in again.get_data(as_text=True) and again_compressed.headers["Content-Encoding"] in ("br", "gzip")
+    assert again.headers["Content-Security-Policy"] and "Set-Cookie" not in again.headers
+
+    app.extensions["qr_scan_buffer"].flush()
+    assert scans(code) == (4, {today_local(): 4})  # every scan counted, kept answers too
+
+
+def test_a_kept_answer_goes_with_its_code_and_never_to_a_phone_with_a_cookie(app):
+    tree = Tree()
+    code = make_qr_code(deputy=make_deputy(tree.station, name="顾振华"))
+    db.session.commit()
+    app.test_client().get(f"/q/{code.token}")  # kept
+    returning = app.test_client()
+    returning.set_cookie("lang", "en")
+    assert "Report a problem" in returning.get(f"/q/{code.token}").get_data(as_text=True)  # not the kept one
+
+    admin = app.test_client()
+    login(admin, tree.admin)
+    assert admin.post(f"/admin/qr/codes/{code.id}/revoke").status_code in (200, 303)
+
+    assert "已停用" in app.test_client().get(f"/q/{code.token}").get_data(as_text=True)

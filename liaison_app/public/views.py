@@ -55,6 +55,8 @@ def qr_landing(token):
         html = render_template("public/landing.html", code=code, next_reception=next_day, shared_page=shared)
         if shared:
             landing_cache.put(token, html)
+    if shared:
+        request.environ[landing_cache.SHARED_ANSWER] = True  # FastPath may keep the whole answer
     return _after_landing(make_response(html))
 
 
