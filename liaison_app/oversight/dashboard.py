@@ -18,7 +18,6 @@ from ..templating import is_htmx
 from ..workdays import today_local
 from . import add_menu_entry, bp
 
-DEFAULT_MONTHS = 12
 EARLIEST = date(2000, 1, 1)
 
 
@@ -58,7 +57,7 @@ def _chosen_jurisdiction() -> Optional[Jurisdiction]:
 
 def _chosen_period(today: date) -> tuple[stats.Period, Optional[str]]:
     """?from= and ?to= as YYYY-MM-DD; what cannot be read falls back to the last 12 months."""
-    default = stats.Period.last_months(DEFAULT_MONTHS, today)
+    default = stats.Period.last_months(stats.DEFAULT_MONTHS, today)
     raw_start, raw_end = request.args.get("from", ""), request.args.get("to", "")
     if not raw_start and not raw_end:
         return default, None

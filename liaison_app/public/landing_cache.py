@@ -40,9 +40,9 @@ class PageCache:
     def __init__(self, max_entries: int = MAX_ENTRIES):
         self.max_entries = max_entries
         self.lock = threading.Lock()
-        self.pages: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
+        self.pages: OrderedDict[tuple[str, str], tuple[float, object]] = OrderedDict()  # a page, or a whole answer
 
-    def get(self, key: tuple[str, str]) -> Optional[str]:
+    def get(self, key: tuple[str, str]) -> Optional[object]:
         with self.lock:
             entry = self.pages.get(key)
             if entry is None:
@@ -53,9 +53,9 @@ class PageCache:
             self.pages.move_to_end(key)
             return entry[1]
 
-    def put(self, key: tuple[str, str], html: str, seconds: float) -> None:
+    def put(self, key: tuple[str, str], value: object, seconds: float) -> None:
         with self.lock:
-            self.pages[key] = (time.monotonic() + seconds, html)
+            self.pages[key] = (time.monotonic() + seconds, value)
             self.pages.move_to_end(key)
             while len(self.pages) > self.max_entries:
                 self.pages.popitem(last=False)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Optional
 
@@ -30,7 +30,6 @@ from ..models import Category, DashboardSnapshot, Jurisdiction, Request, utcnow
 from ..workdays import today_local
 from . import stats
 
-DEFAULT_MONTHS = 12  # the dashboard's default period: this month and the 11 before it
 FORMAT = 1  # bumped when the JSON's shape changes: older snapshots are then ignored
 
 
@@ -43,7 +42,7 @@ class Stored:
 
 
 def default_period() -> stats.Period:
-    return stats.Period.last_months(DEFAULT_MONTHS, today_local())
+    return stats.Period.last_months(stats.DEFAULT_MONTHS, today_local())
 
 
 # --- JSON ------------------------------------------------------------------------------------------
@@ -82,7 +81,7 @@ def from_json(text: str) -> Optional[stats.Dashboard]:
     data = json.loads(text)
     if data.get("format") != FORMAT:
         return None
-    period = stats.Period(_date(data["start"]), _date(data["end"]))
+    period = stats.Period(date.fromisoformat(data["start"]), date.fromisoformat(data["end"]))
     by_category = []
     for row in data["by_category"]:
         category = Category(row["key"])
@@ -107,12 +106,7 @@ def from_json(text: str) -> Optional[stats.Dashboard]:
 
 
 def _read_figures(data: dict) -> stats.Figures:
-    names = {f.name for f in fields(stats.Figures)}
-    return stats.Figures(**{name: value for name, value in data.items() if name in names})
-
-
-def _date(text: str) -> date:
-    return date.fromisoformat(text)
+    return stats.Figures(**data)  # written by asdict() in this FORMAT
 
 
 # --- reading ---------------------------------------------------------------------------------------

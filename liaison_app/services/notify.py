@@ -80,11 +80,12 @@ def queue(
     """Put a message about `request` in the outbox, in the caller's transaction.
 
     Nothing is written until the caller commits, and a rollback discards it with the
-    change it reports. The message links to the request by id: for a request not yet
-    written (a filing), the link is added as the row is written, in the same flush that
-    gives the request its id (`_link_to_new_request`).
+    change it reports. A request that has not been flushed yet is flushed first, as
+    the message links to it by id.
     """
     kind = NotificationKind(kind)
+    if request.id is None:
+        db.session.flush()
     # The recipient by id (one is always written already): the flush then does not walk the
     # recipient's loaded stations, jurisdictions... along with the message's row.
     return _add_to_outbox(Notification(
@@ -166,22 +167,9 @@ def build_payload(kind: NotificationKind, request: Request, *, recipient: str = 
         "status": Status(request.status).value,
         "jurisdiction": _jurisdiction_name(request),
         "recipient": recipient,
-        "link": _request_link(request.id) if request.id is not None else None,
+        "link": f"{current_app.config['PUBLIC_BASE_URL']}/desk/requests/{request.id}",
         "note": _without_contact_details(note, request),
     }
-
-
-def _request_link(request_id: int) -> str:
-    return f"{current_app.config['PUBLIC_BASE_URL']}/desk/requests/{request_id}"
-
-
-@sa.event.listens_for(Notification, "before_insert")
-def _link_to_new_request(_mapper, _connection, notification: Notification) -> None:
-    """The link of a message queued with its request before either was written: the
-    request's INSERT, earlier in the same flush, has given the id."""
-    payload = notification.payload or {}
-    if "link" in payload and payload["link"] is None and notification.request_id is not None:
-        notification.payload = {**payload, "link": _request_link(notification.request_id)}
 
 
 def build_campaign_payload(kind: NotificationKind, campaign: VisitCampaign, *, recipient: str,

@@ -40,6 +40,7 @@ LEAGUE_MINIMUM = 5  # a department enters the league table with this many reques
 TOP_ROWS = 20
 OTHERS = "others"  # the key of the line that sums the stations beyond TOP_ROWS
 MAX_MONTHS = 60
+DEFAULT_MONTHS = 12  # the dashboard's default period: this month and the 11 before it
 
 
 # --- SQL in China time, on either database -----------------------------------------------------
