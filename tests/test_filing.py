@@ -10,7 +10,15 @@ import sqlalchemy as sa
 from liaison_app.extensions import db
 from liaison_app.models import Attachment, Channel, Enterprise, Notification, QRCode, Request, RequestEvent
 from liaison_app.workflow import Action, Status
-from tests.factories import image_bytes, make_deputy, make_enterprise, make_qr_code, make_station, valid_uscc
+from tests.factories import (
+    image_bytes,
+    make_deputy,
+    make_enterprise,
+    make_jurisdiction,
+    make_qr_code,
+    make_station,
+    valid_uscc,
+)
 
 
 def form_data(**overrides):
@@ -67,6 +75,68 @@ def test_filing_through_a_stations_code_queues_at_that_station(client):
     req = db.session.scalars(sa.select(Request)).one()
     assert (req.channel, req.station_id, req.jurisdiction_id, req.addressed_deputy_id) == (
         Channel.QR_STATION, station.id, station.jurisdiction_id, None)
+
+
+def test_a_deputy_in_two_stations_queues_at_the_first_and_the_message_names_its_place(client):
+    first = make_station(name="万安县工业园区代表联络站", jurisdiction=make_jurisdiction(name="万安镇"))
+    second = make_station(name="万安县城东代表联络站")
+    deputy = make_deputy(station=second, name="陆建国")
+    deputy.stations.append(first)
+    db.session.commit()
+    code = make_qr_code(deputy=deputy)
+
+    assert client.post(f"/q/{code.token}/file", data=form_data()).status_code == 303
+
+    req = db.session.scalars(sa.select(Request)).one()
+    assert (req.station_id, req.jurisdiction_id, req.filed_jurisdiction_id) == (
+        first.id, first.jurisdiction_id, first.jurisdiction_id)  # the smaller id, as Deputy.stations orders them
+    message = db.session.scalars(sa.select(Notification)).one()
+    assert (message.recipient_deputy_id, message.payload["recipient"], message.payload["jurisdiction"]) == (
+        deputy.id, "陆建国", "万安镇")
+
+
+def test_a_deputy_in_no_station_queues_at_the_congress_that_elected_them(client):
+    congress = make_jurisdiction(name="太仓市")
+    deputy = make_deputy(name="陆建国", congress_jurisdiction=congress)
+    deputy.stations.clear()
+    db.session.commit()
+    code = make_qr_code(deputy=deputy)
+
+    assert client.post(f"/q/{code.token}/file", data=form_data()).status_code == 303
+
+    req = db.session.scalars(sa.select(Request)).one()
+    assert (req.station_id, req.jurisdiction_id, req.addressed_deputy_id) == (None, congress.id, deputy.id)
+    assert db.session.scalars(sa.select(Notification)).one().payload["jurisdiction"] == "太仓市"
+
+
+@pytest.mark.parametrize("retire", ["deputy", "station"])
+def test_a_code_whose_deputy_or_station_left_takes_no_request(client, retire):
+    code = make_qr_code(deputy=make_deputy()) if retire == "deputy" else make_qr_code(station=make_station())
+    (code.deputy or code.station).active = False
+    db.session.commit()
+
+    response = client.post(f"/q/{code.token}/file", data=form_data())
+
+    assert response.status_code == 200
+    assert "已停用" in response.get_data(as_text=True)
+    assert count(Request) == 0 and count(Notification) == 0
+
+
+def test_filing_through_an_unknown_code_is_404_and_writes_nothing(client):
+    response = client.post("/q/no-such-code-at-all/file", data=form_data())
+
+    assert response.status_code == 404
+    assert "无法识别此二维码" in response.get_data(as_text=True)
+    assert count(Request) == 0
+
+
+def test_a_form_sent_back_for_a_fix_still_shows_whom_it_goes_to(client, deputy_code):
+    response = client.post(f"/q/{deputy_code.token}/file", data=form_data(contact_phone="12"))
+
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "陆建国" in page and form_data()["description"] in page
+    assert count(Request) == 0
 
 
 def test_tracking_page_shows_reference_status_trail_and_addressee(client, deputy_code):

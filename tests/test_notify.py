@@ -25,7 +25,7 @@ from liaison_app.models import (
     utcnow,
 )
 from liaison_app.services import notify
-from liaison_app.services.requests import Filing, file_request, record_event
+from liaison_app.services.requests import Filing, file_request, record_event, route_by_token
 from liaison_app.workflow import Action, Actor, Status
 from tests.factories import make_department, make_deputy, make_qr_code, make_user, valid_uscc
 from tests.test_filing import form_data
@@ -49,7 +49,7 @@ def file_a_request(**overrides) -> Request:
         public_consent=False,
     )
     values.update(overrides)
-    request, _ = file_request(Filing(**values), qr_code=qr_code, idempotency_key=uuid.uuid4().hex)
+    request, _ = file_request(Filing(**values), route=route_by_token(qr_code.token), idempotency_key=uuid.uuid4().hex)
     return request
 
 

@@ -47,7 +47,7 @@ def file_and_get_killed_before_the_commit(app, tmp_path, code_id: int):
         from liaison_app.extensions import db
         from liaison_app.models import Category, QRCode, RequestKind
         from liaison_app.services.photos import ProcessedPhoto
-        from liaison_app.services.requests import Filing, file_request
+        from liaison_app.services.requests import Filing, file_request, route_by_token
 
         app = make_app({app.config["DATABASE_URL"]!r}, Path({str(tmp_path)!r}))
         with app.app_context():
@@ -56,7 +56,7 @@ def file_and_get_killed_before_the_commit(app, tmp_path, code_id: int):
             file_request(Filing(kind=RequestKind.REQUEST, enterprise_name="太仓市恒丰精密机械有限公司", uscc=None,
                                 contact_name="王海燕", contact_phone="+8613812345678", category=Category.LABOUR,
                                 description="车间缺少熟练焊工二十名，希望帮助对接招聘会。", public_consent=False),
-                         qr_code=code, idempotency_key="0" * 32,
+                         route=route_by_token(code.token), idempotency_key="0" * 32,
                          photos=[ProcessedPhoto(data=image_bytes(), width=64, height=48)])
     """)
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

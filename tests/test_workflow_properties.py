@@ -235,7 +235,7 @@ class ClosedLoop(RuleBasedStateMachine):
             filing.Filing(kind=RequestKind.REQUEST, enterprise_name="太仓精密机械有限公司", uscc=None,
                           contact_name="张明", contact_phone="+8613912345678", category=Category.FINANCE,
                           description="银行贷款到期续贷需要过桥资金，希望协调政策性转贷基金。", public_consent=True),
-            qr_code=code, idempotency_key=uuid.uuid4().hex)
+            route=filing.route_by_token(code.token), idempotency_key=uuid.uuid4().hex)
         assert created
         self.request_id = req.id
         self.changes = 0  # successful actions on this request

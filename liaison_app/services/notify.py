@@ -98,14 +98,16 @@ def queue(
     ))
 
 
-def queue_for_written_request(kind: NotificationKind | str, request: Request, *, deputy: Deputy) -> int:
-    """queue() for a request already written by a Core INSERT (a filing, which has its id):
-    the message's row is written at once, in the caller's transaction, by a Core INSERT too
-    (no unit of work); its id is kept for deliver_after_commit()."""
+def queue_for_written_request(kind: NotificationKind | str, request: Request, *, deputy_id: int, recipient: str,
+                              jurisdiction_name: str) -> int:
+    """queue() for a request already written by a Core INSERT (a filing, which has its id and
+    knows its route: the deputy's name and the jurisdiction's, see services/requests.Route): the
+    message's row is written at once, in the caller's transaction, by a Core INSERT too (no unit
+    of work); its id is kept for deliver_after_commit()."""
     kind = NotificationKind(kind)
     notification_id = db.session.scalar(_INSERT_NOTIFICATION, dict(
-        kind=kind, request_id=request.id, recipient_deputy_id=deputy.id,
-        payload=build_payload(kind, request, recipient=_recipient_name(None, None, deputy)),
+        kind=kind, request_id=request.id, recipient_deputy_id=deputy_id,
+        payload=build_payload(kind, request, recipient=recipient, jurisdiction_name=jurisdiction_name),
         status=NotificationStatus.PENDING, attempts=0, next_attempt_at=utcnow(),
     ))
     db.session.info.setdefault(_QUEUED_KEY, []).append(notification_id)
@@ -152,7 +154,8 @@ def _add_to_outbox(notification: Notification) -> Notification:
     return notification
 
 
-def build_payload(kind: NotificationKind, request: Request, *, recipient: str = "", note: str = "") -> dict[str, Any]:
+def build_payload(kind: NotificationKind, request: Request, *, recipient: str = "", note: str = "",
+                  jurisdiction_name: Optional[str] = None) -> dict[str, Any]:
     """What a message says: enough to find the request on the desk, and no more.
 
     Never the contact's name or phone, nor the USCC: messages land in group chats
@@ -165,7 +168,7 @@ def build_payload(kind: NotificationKind, request: Request, *, recipient: str = 
         "title": _masked_title(request),
         "category": Category(request.category).value,
         "status": Status(request.status).value,
-        "jurisdiction": _jurisdiction_name(request),
+        "jurisdiction": _jurisdiction_name(request) if jurisdiction_name is None else jurisdiction_name,
         "recipient": recipient,
         "link": f"{current_app.config['PUBLIC_BASE_URL']}/desk/requests/{request.id}",
         "note": _without_contact_details(note, request),

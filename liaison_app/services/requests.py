@@ -16,12 +16,16 @@ from ..models import (
     Category,
     Channel,
     Enterprise,
+    Deputy,
+    Jurisdiction,
     NotificationKind,
     QRCode,
     ReferenceCounter,
     Request,
     RequestEvent,
     RequestKind,
+    Station,
+    station_deputies,
     title_from,
     utcnow,
 )
@@ -52,6 +56,62 @@ class Filing:
     category: Category
     description: str
     public_consent: bool
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a filing through a QR code goes: the code, the deputy it addresses (if any), the
+    station and jurisdiction it queues at, and whether the code still takes filings. A deputy's
+    code queues at the deputy's first station's jurisdiction (at the deputy's congress when the
+    deputy has no station); a station's code at that station."""
+
+    qr_code_id: int
+    deputy_id: Optional[int]
+    deputy_name: Optional[str]
+    station_id: Optional[int]
+    jurisdiction_id: int
+    jurisdiction_name: str
+    live: bool
+
+    def columns(self) -> dict:
+        """The request's columns that the route decides."""
+        return dict(channel=Channel.QR_DEPUTY if self.deputy_id else Channel.QR_STATION, qr_code_id=self.qr_code_id,
+                    addressed_deputy_id=self.deputy_id, station_id=self.station_id,
+                    jurisdiction_id=self.jurisdiction_id, filed_jurisdiction_id=self.jurisdiction_id)
+
+
+def _route_query() -> sa.Select:
+    # A deputy's stations are ordered by id (Deputy.stations): the first is the smallest id.
+    first_station = (sa.select(sa.func.min(station_deputies.c.station_id))
+                     .where(station_deputies.c.deputy_id == QRCode.deputy_id).scalar_subquery())
+    return (
+        sa.select(QRCode.id, QRCode.deputy_id, QRCode.revoked_at, Deputy.name, Deputy.active, Station.id,
+                  Station.active, Jurisdiction.id, Jurisdiction.name)
+        .select_from(QRCode)
+        .outerjoin(Deputy, Deputy.id == QRCode.deputy_id)
+        .outerjoin(Station, Station.id == sa.func.coalesce(QRCode.station_id, first_station))
+        .outerjoin(Jurisdiction, Jurisdiction.id == sa.func.coalesce(Station.jurisdiction_id,
+                                                                     Deputy.congress_jurisdiction_id))
+        .where(QRCode.token == sa.bindparam("token"))
+    )
+
+
+# Built once, as the other statements of a filing (below).
+_ROUTE_BY_TOKEN = _route_query()
+
+
+def route_by_token(token: str) -> Optional[Route]:
+    """The route of the code with this token, in one narrow row (None: no such code). A filing
+    needs no more of its code: loading the code, its deputy, stations and jurisdictions as
+    objects took a tenth of a filing's time (docs/benchmarks.md, filings)."""
+    row = db.session.execute(_ROUTE_BY_TOKEN, {"token": token}).first()
+    if row is None:
+        return None
+    (code_id, deputy_id, revoked_at, deputy_name, deputy_active, station_id, station_active, jurisdiction_id,
+     jurisdiction_name) = row
+    target_active = deputy_active if deputy_id is not None else station_active
+    return Route(code_id, deputy_id, deputy_name, station_id, jurisdiction_id, jurisdiction_name,
+                 live=revoked_at is None and bool(target_active))
 
 
 def record_event(
@@ -103,7 +163,7 @@ def open_request(*, reference: str, actor: Actor, actor_user=None, description: 
 
 
 def file_request(
-    filing: Filing, *, qr_code: QRCode, idempotency_key: str, photos: list[ProcessedPhoto] = ()
+    filing: Filing, *, route: Route, idempotency_key: str, photos: list[ProcessedPhoto] = ()
 ) -> tuple[Request, bool]:
     """提交诉求: one transaction writes the request, its first event, its photos and the
     deputy's notification (sent after the commit, see services/notify.py).
@@ -124,7 +184,7 @@ def file_request(
         contact_name=filing.contact_name,
         contact_phone=filing.contact_phone,
         public_consent=filing.public_consent,
-        **_routing(qr_code),
+        **route.columns(),
     )
     event = request.events[0]
     try:
@@ -135,8 +195,9 @@ def file_request(
         request.reference = _next_reference()
         request.id = db.session.scalar(_INSERT_REQUEST, _columns(request, enterprise_id=request.enterprise.id))
         event.id = db.session.scalar(_INSERT_EVENT, _columns(event, request_id=request.id))
-        if qr_code.deputy is not None:
-            notify.queue_for_written_request(NotificationKind.NEW_REQUEST, request, deputy=qr_code.deputy)
+        if route.deputy_id is not None:
+            notify.queue_for_written_request(NotificationKind.NEW_REQUEST, request, deputy_id=route.deputy_id,
+                                             recipient=route.deputy_name, jurisdiction_name=route.jurisdiction_name)
         commit_with_photos(photos, lambda photo, stored_name: Attachment(
             request_id=request.id, event_id=event.id, **photo_columns(photo, stored_name)))
     except IntegrityError:
@@ -220,24 +281,6 @@ def _check_version(request: Request, version: int) -> None:
 
 def _by_idempotency_key(key: str) -> Optional[Request]:
     return db.session.scalar(sa.select(Request).where(Request.idempotency_key == key))
-
-
-def _routing(qr_code: QRCode) -> dict:
-    """A deputy's code addresses the deputy and queues at their station's jurisdiction;
-    a station's code queues at that station.
-
-    By id, not by object: the flush then has the request, its event and the message to
-    write, without every loaded object of the code's to sort with them (a tenth of it)."""
-    if qr_code.deputy is not None:
-        deputy = qr_code.deputy
-        station = deputy.primary_station
-        jurisdiction_id = station.jurisdiction_id if station else deputy.congress_jurisdiction_id
-        return dict(channel=Channel.QR_DEPUTY, qr_code_id=qr_code.id, addressed_deputy_id=deputy.id,
-                    station_id=station.id if station else None, jurisdiction_id=jurisdiction_id,
-                    filed_jurisdiction_id=jurisdiction_id)
-    station = qr_code.station
-    return dict(channel=Channel.QR_STATION, qr_code_id=qr_code.id, station_id=station.id,
-                jurisdiction_id=station.jurisdiction_id, filed_jurisdiction_id=station.jurisdiction_id)
 
 
 # The statements of every filing, built once: building one and its cache key anew costs more

@@ -7,7 +7,7 @@ day's for a reception, else the one the deputy chose among their own stations, e
 deputy's primary station (Deputy.primary_station); a deputy who sits in no station logs at
 the jurisdiction of the congress that elected them. The monthly report counts the visit
 and its deputies there, and the visit's requests are filed and queued there, as a filing
-through the deputy's own QR code would be (services/requests._routing).
+through the deputy's own QR code would be (services/requests.Route).
 
 A request born on a visit is addressed to the logging deputy and claimed by them at once:
 its trail starts with FILE and CLAIM, both by that deputy. Its channel is "visit" (also for
