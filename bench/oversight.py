@@ -135,7 +135,7 @@ def main():
             print(f"flask refresh-dashboards: {len(done)} dashboard(s) of jurisdictions with at least "
                   f"{app.config['DASHBOARD_SNAPSHOT_MIN_REQUESTS']} requests in 12 months stored in "
                   f"{time.perf_counter() - started:.1f} s"
-                  + "".join(f"; {item.collected} requests: {item.seconds:.1f} s" for item in done[:3]), flush=True)
+                  + "".join(f"; {item.collected} requests, {item.key}: {item.seconds:.1f} s" for item in done[:5]), flush=True)
             stored = set(db.session.scalars(sa.select(DashboardSnapshot.jurisdiction_id)))
         for who, jurisdiction_id in whom:
             if jurisdiction_id in stored:

@@ -351,14 +351,19 @@ def sweep_uploads_command(min_age_minutes: float, dry_run: bool) -> None:
               help="Override DASHBOARD_SNAPSHOT_MIN_REQUESTS: jurisdictions that received fewer are left live.")
 @with_appcontext
 def refresh_dashboards_command(min_requests: Optional[int]) -> None:
-    """Compute the dashboard of the last 12 months for every large jurisdiction and store it
-    (cron, every 10 minutes): the page then shows it at once instead of counting for seconds."""
+    """Compute the dashboard of each named period (DASHBOARD_SNAPSHOT_PERIODS: the last 12 months,
+    this month, ...) for every large jurisdiction and store it (cron, every 10 minutes): the page
+    then shows it at once instead of counting for seconds."""
     from .services import dashboard_snapshots
 
     began = time.perf_counter()
     done = dashboard_snapshots.refresh(minimum=min_requests)
+    shown = None
     for item in done:
-        click.echo(f"{item.name} ({item.jurisdiction_id}): {item.collected} request(s), {item.seconds:.2f} s")
+        if item.jurisdiction_id != shown:
+            shown = item.jurisdiction_id
+            click.echo(f"{item.name} ({item.jurisdiction_id}): {item.collected} request(s) in the last 12 months")
+        click.echo(f"  {item.key} ({item.period.start} to {item.period.end}): {item.seconds:.2f} s")
     click.echo(f"{len(done)} dashboard(s) stored in {time.perf_counter() - began:.1f} s.")
 
 

@@ -34,6 +34,7 @@ ENV_SETTINGS = (
     # The dashboard (services/dashboard_snapshots.py)
     "DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS",
     "DASHBOARD_SNAPSHOT_MIN_REQUESTS",
+    "DASHBOARD_SNAPSHOT_PERIODS",
 )
 
 
@@ -171,10 +172,13 @@ class Defaults:
     # each worker (0: never); a revoked code leaves it at once in the admin's worker, in the
     # others after this long (public/landing_cache.py).
     QR_LANDING_CACHE_SECONDS = 30
-    # `flask refresh-dashboards` (cron, every 10 minutes) stores the dashboard of the last 12
-    # months for each jurisdiction that received at least this many requests in them; the page
-    # shows a stored one while it is younger than this (0: always compute live).
+    # `flask refresh-dashboards` (cron, every 10 minutes) stores, for each jurisdiction that
+    # received at least this many requests in the last 12 months, its dashboard of each of these
+    # named periods (the keys of stats.presets, all of them here; in the environment: separated
+    # by commas). The page shows a stored one while it is younger than this (0: always compute
+    # live); other dates are counted at each visit.
     DASHBOARD_SNAPSHOT_MIN_REQUESTS = 20000
+    DASHBOARD_SNAPSHOT_PERIODS = ("last-12-months", "this-month", "last-month", "this-year", "last-year")
     DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS = 20 * 60
     # Strict-Transport-Security on answers over HTTPS; 0 sends none.
     HSTS_MAX_AGE = 365 * 24 * 3600
@@ -186,6 +190,8 @@ class Defaults:
 def _coerce(value: str, default=None):
     if isinstance(default, int) and not isinstance(default, bool):
         return int(value)  # a ValueError names the value; load_config names the setting
+    if isinstance(default, tuple):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
     lowered = value.strip().lower()
     if lowered in {"true", "1", "yes", "on"}:
         return True
@@ -210,6 +216,10 @@ def load_config(app, test_config=None):
         app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_BASE_URL"].startswith("https://")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
     _refuse_debug_in_production(app)
+    unknown = set(app.config["DASHBOARD_SNAPSHOT_PERIODS"]) - set(Defaults.DASHBOARD_SNAPSHOT_PERIODS)
+    if unknown:
+        raise ConfigError(f"DASHBOARD_SNAPSHOT_PERIODS names no period {', '.join(sorted(unknown))}; "
+                          f"the periods are {', '.join(Defaults.DASHBOARD_SNAPSHOT_PERIODS)}.")
 
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "liaison.sqlite")

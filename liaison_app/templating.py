@@ -11,8 +11,12 @@ from .workflow import ACTION_LABELS, ACTOR_LABELS, Action
 
 
 def is_htmx() -> bool:
-    """A request made by htmx (not a boosted full-page navigation) gets a fragment."""
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    """A request made by htmx gets a fragment; not a boosted full-page navigation, nor the Back
+    button's reload of a page that htmx pushed to the history (it puts the answer in place of the
+    whole body)."""
+    headers = request.headers
+    return (headers.get("HX-Request") == "true" and headers.get("HX-Boosted") != "true"
+            and headers.get("HX-History-Restore-Request") != "true")
 
 
 def redirect_after_post(location: str):

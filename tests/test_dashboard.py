@@ -248,6 +248,11 @@ def test_htmx_gets_the_figures_alone(app, figures, htmx):
     assert page.lstrip().startswith('<div id="dashboard-results"')
     assert "<html" not in page
 
+    # The Back button's reload of a page htmx pushed to the history puts it in place of the body.
+    restore = {**htmx, "HX-History-Restore-Request": "true"}
+    page = client.get(f"/oversight/dashboard?{QUERY}", headers=restore).get_data(as_text=True)
+    assert "<html" in page and 'id="dashboard-filters"' in page
+
 
 @pytest.mark.parametrize("query,notice", [
     ("from=31.03.2025", "2026-01-31"),
@@ -360,7 +365,9 @@ def test_the_number_of_queries_does_not_grow_with_the_requests(app, tree):
     many = count_queries(app, client, f"/oversight/dashboard?{QUERY}")
 
     assert few == many
-    assert many <= 13  # 12 to count live, and the look-up of a stored dashboard
+    # 12 to count live, the look-up of a stored dashboard, and (dates of one's own) whether the
+    # jurisdiction has any
+    assert many <= 14
 
 
 # --- bounded breakdowns --------------------------------------------------------------------------------
@@ -412,3 +419,103 @@ def test_the_page_says_what_it_left_out(app, crowded):
     assert "2 other stations" in page and 'id="stations-others-note"' in page
     assert "1 more department is in the league below these." in page
     assert "Only the 2 quickest deputies are shown." in page
+
+
+# --- named periods ---------------------------------------------------------------------------------
+
+TODAY = date(2025, 5, 31)  # the figures' last day: "last month" is their April, "this month" their May
+
+
+@pytest.mark.parametrize("today,expected", [
+    (date(2026, 12, 6), {"last-12-months": ("2026-01-01", "2026-12-06"), "this-month": ("2026-12-01", "2026-12-06"),
+                         "last-month": ("2026-11-01", "2026-11-30"), "this-year": ("2026-01-01", "2026-12-06"),
+                         "last-year": ("2025-01-01", "2025-12-31")}),
+    # January: last month is the previous year's December
+    (date(2026, 1, 20), {"last-12-months": ("2025-02-01", "2026-01-20"), "this-month": ("2026-01-01", "2026-01-20"),
+                         "last-month": ("2025-12-01", "2025-12-31"), "this-year": ("2026-01-01", "2026-01-20"),
+                         "last-year": ("2025-01-01", "2025-12-31")}),
+    # The 1st of a month (a leap year's March): this month is one day, last month ends on the 29th
+    (date(2024, 3, 1), {"last-12-months": ("2023-04-01", "2024-03-01"), "this-month": ("2024-03-01", "2024-03-01"),
+                        "last-month": ("2024-02-01", "2024-02-29"), "this-year": ("2024-01-01", "2024-03-01"),
+                        "last-year": ("2023-01-01", "2023-12-31")}),
+    # New Year's Day: this month and this year are the same day
+    (date(2027, 1, 1), {"last-12-months": ("2026-02-01", "2027-01-01"), "this-month": ("2027-01-01", "2027-01-01"),
+                        "last-month": ("2026-12-01", "2026-12-31"), "this-year": ("2027-01-01", "2027-01-01"),
+                        "last-year": ("2026-01-01", "2026-12-31")}),
+])
+def test_the_named_periods(app, today, expected):
+    found = {key: (period.start.isoformat(), period.end.isoformat()) for key, _label, period in stats.presets(today)}
+
+    assert found == expected
+    assert list(found) == list(expected)  # in this order on the page, the default first
+    assert stats.presets(today)[0].period == stats.Period.last_months(stats.DEFAULT_MONTHS, today)
+
+
+def test_the_named_periods_are_named_in_the_readers_language(app):
+    with force_locale("en"):
+        assert [str(p.label) for p in stats.presets(TODAY)] == [
+            "Last 12 months", "This month", "Last month", "This year", "Last year"]
+    with force_locale("zh_Hans_CN"):
+        assert [str(p.label) for p in stats.presets(TODAY)] == ["近12个月", "本月", "上月", "本年", "上一年"]
+
+
+PRESET_LINK = re.compile(r'<a id="dashboard-preset-([\w-]+)" href="([^"]+)"[^>]*>([^<]*)</a>')
+
+
+def preset_links(page) -> dict[str, tuple[str, bool, str]]:
+    """{key: (href, marked, label)} of the named periods' links."""
+    links = {}
+    for match in PRESET_LINK.finditer(page):
+        tag = match.group(0)
+        marked = 'aria-current="true"' in tag
+        assert marked == ("current" in re.search(r'class="([^"]*)"', tag).group(1).split())
+        links[match.group(1)] = (html.unescape(match.group(2)), marked, match.group(3))
+    return links
+
+
+@pytest.fixture
+def on_the_figures_last_day(monkeypatch):
+    from liaison_app.oversight import dashboard as dashboard_view
+
+    monkeypatch.setattr(dashboard_view, "today_local", lambda: TODAY)
+
+
+def test_the_form_links_to_each_named_period_and_marks_the_one_shown(app, figures, on_the_figures_last_day):
+    county = figures.county.id
+    _response, page = page_of(app, figures.staff["county"], "lang=en")  # the default: the last 12 months
+
+    links = preset_links(page)
+    assert {key: href for key, (href, _marked, _label) in links.items()} == {
+        "last-12-months": f"/oversight/dashboard?jurisdiction={county}&from=2024-06-01&to=2025-05-31",
+        "this-month": f"/oversight/dashboard?jurisdiction={county}&from=2025-05-01&to=2025-05-31",
+        "last-month": f"/oversight/dashboard?jurisdiction={county}&from=2025-04-01&to=2025-04-30",
+        "this-year": f"/oversight/dashboard?jurisdiction={county}&from=2025-01-01&to=2025-05-31",
+        "last-year": f"/oversight/dashboard?jurisdiction={county}&from=2024-01-01&to=2024-12-31",
+    }
+    assert [key for key, (_href, marked, _label) in links.items() if marked] == ["last-12-months"]
+    assert [label for _href, _marked, label in links.values()] == [
+        "Last 12 months", "This month", "Last month", "This year", "Last year"]
+
+    # Typed by hand, the same dates are the same period; other dates mark none.
+    _response, page = page_of(app, figures.staff["county"], "from=2025-04-01&to=2025-04-30")
+    assert [key for key, (_href, marked, _label) in preset_links(page).items() if marked] == ["last-month"]
+    _response, page = page_of(app, figures.staff["county"], QUERY)
+    assert not any(marked for _href, marked, _label in preset_links(page).values())
+
+
+def test_following_a_named_period_with_htmx_swaps_the_figures_and_the_form(app, figures, htmx, on_the_figures_last_day):
+    client = app.test_client()
+    login(client, figures.staff["county"])
+    _response, page = page_of(app, figures.staff["county"])
+    href, _marked, _label = preset_links(page)["last-month"]
+
+    answer = client.get(href, headers=htmx)
+    fragment = answer.get_data(as_text=True)
+
+    assert answer.status_code == 200 and "<html" not in fragment
+    assert fragment.lstrip().startswith('<div id="dashboard-results"') and kpi(fragment, "collected") == "2"
+    form = re.search(r'<form [^>]*id="dashboard-filters".*?</form>', fragment, re.S).group(0)
+    assert 'hx-swap-oob="true"' in form  # htmx puts it in place of the page's form
+    assert 'name="from" value="2025-04-01"' in form and 'name="to" value="2025-04-30"' in form
+    assert [key for key, (_href, marked, _label) in preset_links(form).items() if marked] == ["last-month"]
+    assert f'<option value="{figures.county.id}" selected>' in form

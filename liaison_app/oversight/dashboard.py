@@ -26,8 +26,10 @@ def dashboard():
     """?jurisdiction=&from=&to= (dates, China time); by default the user's own
     jurisdiction (an admin's: the first top-level one) over the last 12 months."""
     jurisdiction = _chosen_jurisdiction()
-    period, problem = _chosen_period(today_local())
-    report, as_of = None, None
+    today = today_local()
+    period, problem = _chosen_period(today)
+    presets = stats.presets(today)
+    report, as_of, counted_live = None, None, False
     if jurisdiction:
         # A large jurisdiction's figures, computed ahead of time (flask refresh-dashboards), or live.
         stored = dashboard_snapshots.stored(jurisdiction.id, period)
@@ -35,9 +37,13 @@ def dashboard():
             report, as_of = stored.dashboard, stored.computed_at
         else:
             report = stats.dashboard(access.subtree_ids(jurisdiction.id), period)
-    template = "oversight/dashboard/_results.html" if is_htmx() else "oversight/dashboard/index.html"
+            # Dates of one's own, in a jurisdiction whose named periods are stored: say why it was slow.
+            counted_live = (all(preset.period != period for preset in presets)
+                            and dashboard_snapshots.is_large(jurisdiction.id))
+    # htmx swaps the figures, and the form out of band: its dates and marked period follow them.
+    template = "oversight/dashboard/_update.html" if is_htmx() else "oversight/dashboard/index.html"
     return render_template(template, report=report, jurisdiction=jurisdiction, period=period, problem=problem,
-                           as_of=as_of,
+                           presets=presets, as_of=as_of, counted_live=counted_live,
                            choices=scope.jurisdiction_menu(current_user, jurisdiction), charts=charts,
                            league_minimum=stats.LEAGUE_MINIMUM, top_rows=stats.TOP_ROWS)
 

@@ -2,11 +2,13 @@
 
 A province's dashboard counts and times every request of its year (900,000 of them): about 5 s
 even from the covering index, whereas staff expect the page at once. `flask refresh-dashboards`
-(cron, every 10 minutes) computes the dashboard of the default period (the last 12 months) for
-each jurisdiction that received at least DASHBOARD_SNAPSHOT_MIN_REQUESTS requests in it, and
-stores it here. The page shows a stored dashboard of the same jurisdiction and period when it is
-younger than DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS, and says as of when; otherwise (another period,
-a small jurisdiction, cron not running) it computes the figures live, as before.
+(cron, every 10 minutes) computes, for each jurisdiction that received at least
+DASHBOARD_SNAPSHOT_MIN_REQUESTS requests in the default period (the last 12 months), the
+dashboard of every named period staff pick (stats.presets: last 12 months, this month, last month,
+this year, last year; DASHBOARD_SNAPSHOT_PERIODS chooses which), and stores them here. The page
+shows a stored dashboard of the same jurisdiction and dates, however they were chosen, when it is
+younger than DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS, and says as of when; otherwise (dates of one's
+own, a small jurisdiction, cron not running) it computes the figures live, as before.
 
 A snapshot is JSON of numbers, dates and names: labels that are translated (categories, "other
 stations") are made again when it is read, in the reader's language.
@@ -39,10 +41,6 @@ class Stored:
 
     dashboard: stats.Dashboard
     computed_at: datetime
-
-
-def default_period() -> stats.Period:
-    return stats.Period.last_months(stats.DEFAULT_MONTHS, today_local())
 
 
 # --- JSON ------------------------------------------------------------------------------------------
@@ -131,15 +129,40 @@ def stored(jurisdiction_id: int, period: stats.Period) -> Optional[Stored]:
     return Stored(dashboard, row.computed_at) if dashboard is not None else None
 
 
+def is_large(jurisdiction_id: int) -> bool:
+    """Whether the jurisdiction has young enough snapshots: its other periods take seconds."""
+    max_age = current_app.config["DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS"]
+    return bool(max_age) and db.session.scalar(sa.select(sa.exists().where(
+        DashboardSnapshot.jurisdiction_id == jurisdiction_id,
+        DashboardSnapshot.computed_at >= utcnow() - timedelta(seconds=max_age),
+    )))
+
+
 # --- computing ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Refreshed:
+    """One dashboard stored: a jurisdiction (and what it received in the default period) over a
+    named period."""
+
     jurisdiction_id: int
     name: str
     collected: int
+    key: str
+    period: stats.Period
     seconds: float
+
+
+def stored_presets(today: date) -> list[stats.Preset]:
+    """The named periods DASHBOARD_SNAPSHOT_PERIODS asks for, each distinct period once (on 1
+    January "this month" and "this year" are the same days)."""
+    wanted = current_app.config["DASHBOARD_SNAPSHOT_PERIODS"]  # known keys: checked by load_config
+    chosen: dict[stats.Period, stats.Preset] = {}
+    for preset in stats.presets(today):
+        if preset.key in wanted:
+            chosen.setdefault(preset.period, preset)
+    return list(chosen.values())
 
 
 def large_jurisdictions(period: stats.Period, minimum: int) -> list[tuple[Jurisdiction, int]]:
@@ -166,25 +189,33 @@ def large_jurisdictions(period: stats.Period, minimum: int) -> list[tuple[Jurisd
     return sorted(((j, wanted[j.id]) for j in places), key=lambda item: (-item[1], item[0].id))
 
 
-def refresh(minimum: Optional[int] = None, period: Optional[stats.Period] = None) -> list[Refreshed]:
-    """Compute and store the dashboard of every large jurisdiction over the default period; drop
-    snapshots of other periods. Each jurisdiction is committed on its own, so readers see each
-    new snapshot as soon as it is ready and a failure half-way keeps what was done."""
+def refresh(minimum: Optional[int] = None, today: Optional[date] = None) -> list[Refreshed]:
+    """Compute and store the dashboard of every large jurisdiction over every stored named
+    period as of `today` (China; default: now); drop all other snapshots, such as yesterday's
+    "this month". Large means at least `minimum` requests in the default period. Each dashboard
+    is committed on its own, so readers see each new snapshot as soon as it is ready and a
+    failure half-way keeps what was done."""
     minimum = current_app.config["DASHBOARD_SNAPSHOT_MIN_REQUESTS"] if minimum is None else minimum
-    period = period or default_period()
-    places = large_jurisdictions(period, minimum)
+    today = today or today_local()
+    presets = stored_presets(today)
+    places = large_jurisdictions(stats.Period.last_months(stats.DEFAULT_MONTHS, today), minimum)
     db.session.rollback()  # the reads above took no lock; each write below is its own transaction
     done = []
     for jurisdiction, collected in places:
-        began = time.perf_counter()
-        dashboard = stats.dashboard(access.subtree_ids(jurisdiction.id), period)
-        seconds = time.perf_counter() - began
-        _store(jurisdiction.id, dashboard, seconds)
-        done.append(Refreshed(jurisdiction.id, jurisdiction.name, collected, seconds))
+        subtree = access.subtree_ids(jurisdiction.id)
+        for preset in presets:
+            began = time.perf_counter()
+            dashboard = stats.dashboard(subtree, preset.period)
+            seconds = time.perf_counter() - began
+            _store(jurisdiction.id, dashboard, seconds)
+            done.append(Refreshed(jurisdiction.id, jurisdiction.name, collected, preset.key, preset.period, seconds))
+    kept_places = [place.id for place, _collected in places] or [0]
+    # Without any period stored (an empty DASHBOARD_SNAPSHOT_PERIODS) every snapshot goes.
+    kept_periods = [sa.and_(DashboardSnapshot.period_start == preset.period.start,
+                            DashboardSnapshot.period_end == preset.period.end) for preset in presets]
     begin_write()
     db.session.execute(sa.delete(DashboardSnapshot).where(
-        sa.or_(DashboardSnapshot.period_start != period.start, DashboardSnapshot.period_end != period.end,
-               DashboardSnapshot.jurisdiction_id.not_in([r.jurisdiction_id for r in done] or [0]))))
+        sa.or_(DashboardSnapshot.jurisdiction_id.not_in(kept_places), sa.not_(sa.or_(sa.false(), *kept_periods)))))
     db.session.commit()
     return done
 

@@ -22,7 +22,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Optional, Sequence
+from typing import Any, NamedTuple, Optional, Sequence
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -130,6 +130,28 @@ class Period:
             firsts.append(month)
             month = add_months(month, 1)
         return firsts
+
+
+class Preset(NamedTuple):
+    """A period staff pick by name; the dashboard links to each, and large jurisdictions have
+    each one counted ahead of time (services/dashboard_snapshots.py)."""
+
+    key: str
+    label: Any  # a lazy string
+    period: Period
+
+
+def presets(today: date) -> list[Preset]:
+    """The named periods as of `today` (a date in China), the default first."""
+    this_month = today.replace(day=1)
+    last_year = today.year - 1
+    return [
+        Preset("last-12-months", _l("Last 12 months"), Period.last_months(DEFAULT_MONTHS, today)),
+        Preset("this-month", _l("This month"), Period(this_month, today)),
+        Preset("last-month", _l("Last month"), Period(add_months(this_month, -1), this_month - timedelta(days=1))),
+        Preset("this-year", _l("This year"), Period(date(today.year, 1, 1), today)),
+        Preset("last-year", _l("Last year"), Period(date(last_year, 1, 1), date(last_year, 12, 31))),
+    ]
 
 
 # --- figures -----------------------------------------------------------------------------------------

@@ -177,6 +177,15 @@ def expect_browser_reported(page, js_errors, *fragments):
             js_errors.remove(error)
 
 
+def log_in(page, username, password="correct horse battery"):
+    """Log in through the login page, as a person would."""
+    page.goto("/login")
+    page.fill("#login", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
 def fill_filing_form(page, description: str) -> None:
     """The enterprise's filing form filled in as a worker would (no photo, no consent)."""
     page.check("input[name=kind][value=request]")
@@ -222,14 +231,15 @@ def shot(request):
 _AXE = None
 
 
-def accessibility_problems(page) -> list[str]:
-    """Serious and critical axe-core violations of the page as it is now (axe-core ships inside
-    axe-playwright-python and is injected into the page: no network)."""
+def accessibility_problems(page, context: str | None = None) -> list[str]:
+    """Serious and critical axe-core violations of the page as it is now, or of the part the
+    CSS selector `context` picks (axe-core ships inside axe-playwright-python and is injected
+    into the page: no network)."""
     global _AXE
     from axe_playwright_python.sync_playwright import Axe
 
     _AXE = _AXE or Axe()
-    results = _AXE.run(page)
+    results = _AXE.run(page, context)
     return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
             for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 

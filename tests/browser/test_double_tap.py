@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from liaison_app.extensions import db
 from liaison_app.models import Request, RequestEvent
 from liaison_app.workflow import Action, Status
-from tests.browser.conftest import fill_filing_form
+from tests.browser.conftest import fill_filing_form, log_in
 from tests.factories import Tree, make_qr_code, make_request
 
 pytestmark = pytest.mark.browser
@@ -36,14 +36,6 @@ def claims_of(req) -> list[RequestEvent]:
     db.session.commit()
     return db.session.scalars(sa.select(RequestEvent).where(RequestEvent.request_id == req.id,
                                                             RequestEvent.action == Action.CLAIM)).all()
-
-
-def log_in(page, username, password="correct horse battery"):
-    page.goto("/login")
-    page.fill("#login", username)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def centre_of(page, selector) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from liaison_app.extensions import db
 from liaison_app.models import Request, RequestEvent
 from liaison_app.workflow import Action, Status
 from tests.browser.conftest import PHONE, accessibility_problems, small_tap_targets
-from tests.browser.conftest import expect_browser_reported
+from tests.browser.conftest import expect_browser_reported, log_in
 from tests.factories import Tree, image_bytes, make_qr_code, valid_uscc
 
 pytestmark = pytest.mark.browser
@@ -63,15 +63,6 @@ def no_js(new_context):
 
 def photo(name="road.jpg"):
     return {"name": name, "mimeType": "image/jpeg", "buffer": image_bytes(size=(320, 240))}
-
-
-
-def log_in(page, username, password="correct horse battery"):
-    page.goto("/login")
-    page.fill("#login", username)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def test_without_javascript_a_request_is_filed_corrected_and_claimed(no_js, tree, check_page, js_errors,

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from liaison_app.extensions import db
 from liaison_app.models import Placement, QRCode, utcnow
+from tests.browser.conftest import log_in
 from tests.factories import Tree, make_qr_code
 
 pytestmark = pytest.mark.browser
@@ -39,14 +40,6 @@ def codes(tree):
     revoked = make_qr_code(deputy=tree.deputy, placement=Placement.STATION, revoked_at=utcnow())
     db.session.commit()
     return {"live": made, "revoked": revoked}
-
-
-def log_in(page, username, password="correct horse battery"):
-    page.goto("/login")
-    page.fill("#login", username)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def fits_the_screen(page) -> bool:
