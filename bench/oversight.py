@@ -50,7 +50,14 @@ def pages(jurisdiction_id: int) -> list[tuple[str, str]]:
         ("overdue at the level, answers", f"/oversight/overdue/levels/{jurisdiction_id}?kind=response"),
         ("monthly report, last month", f"/oversight/report?{j}&month={last_month[0]:%Y-%m}"),
         ("dashboard, last 12 months", f"/oversight/dashboard?{j}"),
+        *((f"dashboard, own dates, {days} days", f"/oversight/dashboard?{j}&from={today - timedelta(days=days - 1)}"
+           f"&to={today}") for days in OWN_DATES_DAYS),
     ]
+
+
+# Dates of one's own are counted at each visit, also where the named periods are stored: how long
+# that takes for a week, a month, a quarter and a half-year ending today (the year: above).
+OWN_DATES_DAYS = (7, 30, 90, 180)
 
 
 def profiled(client, path: str) -> str:
@@ -67,7 +74,7 @@ def profiled(client, path: str) -> str:
 def time_page(client, who: str, label: str, path: str, args) -> None:
     started = time.perf_counter()
     p50, p95, size = timed(client, path, args.rounds)
-    print(f"{who:8} {label:30} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   {size / 1024:6.1f} KB"
+    print(f"{who:8} {label:40} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   {size / 1024:6.1f} KB"
           f"   ({time.perf_counter() - started:.1f} s)", flush=True)
     if args.profile:
         print(profiled(client, path), flush=True)
@@ -137,10 +144,15 @@ def main():
                   f"{time.perf_counter() - started:.1f} s"
                   + "".join(f"; {item.collected} requests, {item.key}: {item.seconds:.1f} s" for item in done[:5]), flush=True)
             stored = set(db.session.scalars(sa.select(DashboardSnapshot.jurisdiction_id)))
+            presets = dashboard_snapshots.stored_presets(today_local())
+            db.session.rollback()
         for who, jurisdiction_id in whom:
             if jurisdiction_id in stored:
                 log_in(client, logins[who])
-                time_page(client, who, "dashboard, stored", f"/oversight/dashboard?jurisdiction={jurisdiction_id}", args)
+                for preset in presets:
+                    time_page(client, who, f"dashboard, stored, {preset.key}",
+                              f"/oversight/dashboard?jurisdiction={jurisdiction_id}&from={preset.period.start}"
+                              f"&to={preset.period.end}", args)
             else:
                 print(f"{who:8} dashboard, stored: none (fewer requests than DASHBOARD_SNAPSHOT_MIN_REQUESTS)")
     if not (args.keep or args.reuse):  # a data set we did not build is never dropped
