@@ -31,7 +31,9 @@ def test_the_oversight_benchmark_runs():
     output = quick_run("oversight.py")
     assert "built 2000 requests" in output
     assert "monthly report" in output and "province" in output
-    assert "flask refresh-dashboards: " in output and "province dashboard, stored " in output
+    assert "dashboard, own dates, 30 days" in output
+    assert "flask refresh-dashboards: " in output
+    assert all(f"province dashboard, stored, {key} " in output for key in ("last-12-months", "this-month", "last-month"))
 
 
 def test_the_pages_benchmark_runs_and_checks_its_budgets():
