@@ -18,7 +18,9 @@ phone that has logged in to the account before carries a "known device" cookie (
 HttpOnly, tied to the user id and the current password) that exempts it from the per-account
 count altogether: on it the deputy logs in during an attack, and its own failures (a typo)
 count only against its address. Changing the password makes the old cookies worthless, so a
-stolen cookie is no way around the lock for long. Guessing from known devices is still bounded
+stolen cookie is no way around the lock for long. A password set with a one-time reset (which an
+admin hands over after checking who asks) ends the lock at once, so that the deputy can log in
+on a new phone (forget_failed_logins). Guessing from known devices is still bounded
 by the per-address limits, and argon2 makes each guess slow.
 
 Factory workers share one NATed address: 50 of them filing from the same canteen must not be
@@ -40,6 +42,7 @@ from typing import Optional
 from flask import current_app, g, make_response, render_template, request
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from limits import parse_many
 from werkzeug.exceptions import NotFound
 
 from .extensions import limiter
@@ -127,6 +130,26 @@ filing_per_code = limiter.limit(setting("FILING_LIMIT_PER_CODE"), methods=["POST
 # Shared by every /t/<token>... page: misses anywhere count together.
 tracking_misses = limiter.shared_limit(setting("TRACKING_MISSES_PER_IP"), scope="tracking-miss",
                                        deduct_when=_tracking_miss)
+
+
+def forget_failed_logins(user_id: int) -> None:
+    """End the account's lock at once (its failed logins counted in the rolling hour are
+    cleared): called when a password is set with a one-time reset, which an admin gave to the
+    person after checking who they are, so that they need not wait out the hour on a phone that
+    never logged in before. The per-address counts stay. A storage that fails is logged and
+    leaves the lock to run out on its own: a reset must not fail for it."""
+    if not limiter.enabled:
+        return
+    # The identifiers Flask-Limiter counts the limit under: the key prefix (init_limits), the
+    # key, then the endpoint and the scope (login_failures_per_account is not shared between
+    # routes, nor kept per method). tests/test_login_throttle.py checks that they still match.
+    config = current_app.config
+    identifiers = [config["RATELIMIT_KEY_PREFIX"], f"user:{user_id}", f"auth.login:{ACCOUNT_SCOPE}"]
+    try:
+        for item in parse_many(config["LOGIN_FAILURES_PER_ACCOUNT"]):
+            limiter.limiter.clear(item, *(part for part in identifiers if part))
+    except Exception:
+        log.warning("could not clear the failed logins of user %s", user_id, exc_info=True)
 
 
 def note_failed_login() -> None:

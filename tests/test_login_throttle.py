@@ -130,6 +130,7 @@ def test_the_known_device_cookie_is_httponly_signed_and_tied_to_the_password(app
         # The password is reset (e.g. after a lost phone): the old cookie no longer helps.
         given = user_service.issue_reset(deputy, actor=make_user(Role.ADMIN))
         user_service.set_password_with_link(given.token, "a brand new secret")
+        attack(app)  # the reset ended the lock (below); a new attack locks the account again
         assert log_in(phone, "luJianguo", "a brand new secret").status_code == 429
 
 
@@ -145,6 +146,35 @@ def test_a_password_change_renews_this_phones_cookie(app, deputy):
         attack(app)
 
         assert log_in(phone, "luJianguo", "a brand new secret").status_code == 303
+
+
+def test_a_reset_from_the_admin_ends_the_lock_on_a_new_phone(app, deputy):
+    admin = make_user(Role.ADMIN, username="admin-wang")
+    with time_machine.travel(START, tick=False):
+        attack(app)
+        assert log_in(app.test_client(), "luJianguo", address="192.0.2.1").status_code == 429
+        issued = user_service.issue_reset(deputy, actor=admin)
+
+        response = app.test_client().post("/reset", data={
+            "login": "luJianguo", "code": issued.code, "new_password": "a brand new secret",
+            "new_password_again": "a brand new secret"}, environ_base={"REMOTE_ADDR": "192.0.2.2"})
+        assert response.status_code == 303
+
+        # A phone that never logged in, minutes after the attack: the new password works.
+        assert log_in(app.test_client(), "luJianguo", "a brand new secret", address="192.0.2.3").status_code == 303
+
+
+def test_an_attack_after_the_reset_locks_the_account_again(app, deputy):
+    admin = make_user(Role.ADMIN, username="admin-wang")
+    with time_machine.travel(START, tick=False):
+        attack(app)
+        issued = user_service.issue_reset(deputy, actor=admin)
+        app.test_client().post("/reset", data={
+            "login": "luJianguo", "code": issued.code, "new_password": "a brand new secret",
+            "new_password_again": "a brand new secret"}, environ_base={"REMOTE_ADDR": "192.0.2.2"})
+        attack(app)
+
+        assert log_in(app.test_client(), "luJianguo", "a brand new secret", address="192.0.2.3").status_code == 429
 
 
 def test_twenty_login_attempts_a_minute_from_one_address_then_a_pause(app, deputy):

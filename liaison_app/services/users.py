@@ -21,6 +21,7 @@ from flask import session
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
 
+from .. import limits
 from ..extensions import begin_write, db
 from ..models import Department, Deputy, Jurisdiction, PasswordReset, Role, User, utcnow
 from ..models.accounts import hash_token
@@ -508,6 +509,7 @@ def _redeem(reset: PasswordReset, new: str, *, via: str) -> User:
     _void_open_resets(user, now)
     db.session.commit()
     log.info("password set by %s with a one-time %s", user.username, via)
+    limits.forget_failed_logins(user.id)  # the person was checked by the admin who gave the reset
     return user
 
 
