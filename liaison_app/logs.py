@@ -64,9 +64,30 @@ def mask_uscc_text(code: str) -> str:
 
 
 def mask(text: str) -> str:
-    """The text with every phone number and USCC masked."""
-    text = USCC_PATTERN.sub(lambda m: mask_uscc_text(m.group()), text)
-    return PHONE_PATTERN.sub(lambda m: mask_phone_text(m.group()), text)
+    """The text with every phone number and USCC masked, typed in full width too."""
+    text = sub_folded(USCC_PATTERN, lambda m: mask_uscc_text(m.group()), text)
+    return sub_folded(PHONE_PATTERN, lambda m: mask_phone_text(m.group()), text)
+
+
+# Digits, letters and the signs around a number as a Chinese keyboard types them in full width
+# (１３８ １２３４ ５６７８, ＋８６), folded one character for one: what a pattern finds in the
+# folded text is at the same place in the text as it was typed.
+_FULL_WIDTH = str.maketrans({chr(0xFF01 + i): chr(0x21 + i) for i in range(94)} | {"\u3000": " "})
+
+
+def sub_folded(pattern: re.Pattern, replace, text: str) -> str:
+    """pattern.sub(replace, text), finding also what was typed in full width, and replacing
+    only what it finds: the rest of the text keeps its full-width punctuation. A callable
+    `replace` gets the match in the folded (half-width) text."""
+    folded = text.translate(_FULL_WIDTH)
+    if folded == text:
+        return pattern.sub(replace, text)
+    pieces, last = [], 0
+    for match in pattern.finditer(folded):
+        pieces += [text[last:match.start()], replace(match) if callable(replace) else replace]
+        last = match.end()
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def escape_controls(text: str) -> str:

@@ -196,3 +196,10 @@ def test_scrub_keeps_the_words_and_drops_the_contact():
     assert scrub("请联系王经理 138 1234 5678 或 wang@corp.cn，vx: wang_li88。", "王经理") == (
         "请联系已匿名 已匿名 或 已匿名，vx: 已匿名。")
     assert scrub("2026年共3次，编号2026-000123", "") == "2026年共3次，编号2026-000123"
+
+
+def test_scrub_finds_numbers_typed_in_full_width_and_keeps_the_rest_as_typed():
+    # A Chinese keyboard in full-width mode: digits, signs and the @ of an address.
+    assert scrub("电话：１３８ １２３４ ５６７８，（０５１２）５３５２１２３４，ｗａｎｇ＠ｃｏｒｐ．ｃｎ。", "") == (
+        "电话：已匿名，已匿名，已匿名。")
+    assert scrub("共３次，编号２０２６－０００１２３", "") == "共３次，编号２０２６－０００１２３"

@@ -93,6 +93,11 @@ def test_a_mobile_number_in_any_spelling_is_masked(app, log_lines, typed):
     assert "1234" not in line.split("call ")[1].replace("****", "")
 
 
+def test_a_mobile_number_typed_in_full_width_is_masked(app, log_lines):
+    logging.getLogger("some.library").warning("call %s now", "＋８６ １３８ １２３４ ５６７８")
+    assert log_lines.one("call ").endswith("call 138****5678 now")
+
+
 @pytest.mark.parametrize("typed,masked", [
     ("0512-53521234", "051****1234"), ("(0512) 5352 1234", "051****1234"), ("+86 512 5352 1234", "051****1234"),
     ("010-12345678", "010****5678"), ("+86 10 1234 5678", "010****5678"), ("+86 010 1234 5678", "010****5678"),

@@ -311,6 +311,16 @@ def test_the_payload_never_holds_the_contacts_name_or_phone_or_the_uscc(app, rob
         assert "车间缺少" in text  # the rest of the title is kept
 
 
+def test_a_phone_typed_in_full_width_never_reaches_the_message(app, robot):
+    filed = file_a_request(description="请打１３９－８７６５－４３２１联系：车间缺少熟练焊工二十名")
+
+    notification = assign_and_notify(filed, make_department())
+
+    title = reload(notification).payload["title"]
+    assert "４３２１" not in title and "4321" not in title
+    assert title.startswith("请打***联系：车间缺少")
+
+
 # --- flask notify-retry ----------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import inspect
 
 from ..extensions import begin_write, db
+from ..logs import sub_folded
 from ..models import (
     Category,
     Department,
@@ -226,7 +227,7 @@ def _without_contact_details(text: str, request: Request) -> str:
     for value in private_values:
         if value and len(value) >= 2:
             text = text.replace(value, "***")
-    return _MOBILE_NUMBER.sub("***", text)
+    return sub_folded(_MOBILE_NUMBER, "***", text)  # １３８… typed in full width too
 
 
 # --- backends ------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 Once a request has been closed or withdrawn for CONTACT_RETENTION_MONTHS, `anonymise_closed`
 replaces its contact person and phone with a fixed marker and removes phone numbers, e-mail
-addresses, WeChat ids and the contact's name from the text written on it (the description, the
-rating comment and the notes of its trail). What the statistics count stays: the enterprise,
+addresses (also typed in full-width digits and letters, １３８…), WeChat ids and the contact's
+name from the text written on it (the description, the rating comment and the notes of its trail). What the statistics count stays: the enterprise,
 category, level, dates, statuses, outcome and rating. An ANONYMISE event (actor: system) puts
 it on the trail, and the marker makes a second run skip the request.
 
@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from ..extensions import begin_write, db
-from ..logs import PHONE_PATTERN
+from ..logs import PHONE_PATTERN, sub_folded
 from ..models import Request, RequestEvent, utcnow
 from ..workflow import Action, Actor, Status
 from .requests import record_event
@@ -140,6 +140,6 @@ def scrub(text: str, contact_name: str = "") -> str:
         return text
     if contact_name and len(contact_name) >= 2 and contact_name != ANONYMISED:
         text = text.replace(contact_name, ANONYMISED)
-    text = PHONE_PATTERN.sub(ANONYMISED, text)
-    text = _EMAIL.sub(ANONYMISED, text)
+    text = sub_folded(PHONE_PATTERN, ANONYMISED, text)  # １３８… typed in full width too
+    text = sub_folded(_EMAIL, ANONYMISED, text)
     return _WECHAT.sub(lambda m: m.group(1) + ANONYMISED, text)
