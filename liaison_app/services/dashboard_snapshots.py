@@ -110,17 +110,24 @@ def _read_figures(data: dict) -> stats.Figures:
 # --- reading ---------------------------------------------------------------------------------------
 
 
+def _young_enough() -> Optional[sa.ColumnElement]:
+    """The condition a snapshot must meet to be shown; None when none may be
+    (DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS is 0)."""
+    max_age = current_app.config["DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS"]
+    return DashboardSnapshot.computed_at >= utcnow() - timedelta(seconds=max_age) if max_age else None
+
+
 def stored(jurisdiction_id: int, period: stats.Period) -> Optional[Stored]:
     """The snapshot of this jurisdiction and period, if one is young enough to show."""
-    max_age = current_app.config["DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS"]
-    if not max_age:
+    young = _young_enough()
+    if young is None:
         return None
     row = db.session.execute(
         sa.select(DashboardSnapshot.figures, DashboardSnapshot.computed_at).where(
             DashboardSnapshot.jurisdiction_id == jurisdiction_id,
             DashboardSnapshot.period_start == period.start,
             DashboardSnapshot.period_end == period.end,
-            DashboardSnapshot.computed_at >= utcnow() - timedelta(seconds=max_age),
+            young,
         )
     ).first()
     if row is None:
@@ -131,11 +138,9 @@ def stored(jurisdiction_id: int, period: stats.Period) -> Optional[Stored]:
 
 def is_large(jurisdiction_id: int) -> bool:
     """Whether the jurisdiction has young enough snapshots: its other periods take seconds."""
-    max_age = current_app.config["DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS"]
-    return bool(max_age) and db.session.scalar(sa.select(sa.exists().where(
-        DashboardSnapshot.jurisdiction_id == jurisdiction_id,
-        DashboardSnapshot.computed_at >= utcnow() - timedelta(seconds=max_age),
-    )))
+    young = _young_enough()
+    return young is not None and db.session.scalar(sa.select(sa.exists().where(
+        DashboardSnapshot.jurisdiction_id == jurisdiction_id, young)))
 
 
 # --- computing ---------------------------------------------------------------------------------------
