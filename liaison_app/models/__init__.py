@@ -3,7 +3,10 @@
 from .accounts import PasswordReset
 from .base import utcnow
 from .calendar import CalendarDay
-from .notifications import Notification, NotificationKind, NotificationStatus
+from .notifications import (
+    DeadlineNotice, Notification, NotificationChannel, NotificationKind, NotificationPreference, NotificationStatus,
+    Robot, RobotProvider, SmsCode,
+)
 from .people import Deputy, DeputyKind, Department, Enterprise, Role, User, station_deputies
 from .places import Grid, Jurisdiction, Level, Station, StationKind
 from .qr import Placement, QRCode, QRScanDay, new_qr_token
@@ -11,6 +14,8 @@ from .requests import (
     Attachment,
     Category,
     Channel,
+    INTAKE_CHANNELS,
+    PhoneRating,
     RATING_LABELS,
     Outcome,
     Rating,
@@ -34,5 +39,6 @@ __all__ = [
     "ReceptionDay", "TargetKind", "VisitPhoto", "reception_duties",
     "QRCode", "QRScanDay", "Rating", "ReferenceCounter", "Request", "RequestCase", "RequestEvent", "RequestKind", "Role",
     "Station", "StationKind", "User", "Visit", "VisitCampaign", "VisitForm", "new_qr_token", "title_from",
-    "station_deputies", "utcnow",
+    "station_deputies", "utcnow", "DeadlineNotice", "NotificationChannel", "NotificationPreference", "Robot",
+    "RobotProvider", "SmsCode", "INTAKE_CHANNELS", "PhoneRating",
 ]

@@ -66,6 +66,11 @@ class Channel(StrEnum):
     QR_STATION = "qr_station"
     VISIT = "visit"
     RECEPTION = "reception"
+    WALK_IN = "walk_in"  # 来访: recorded by staff at the station
+    PHONE = "phone"  # 来电
+    LETTER = "letter"  # 来信
+    HOTLINE = "hotline"  # 12345转办: handed over by the 12345 hotline
+    TALKS = "talks"  # 政企恳谈会: the weekly sweep of problems left over from the talks
     OTHER = "other"
 
     @property
@@ -78,8 +83,16 @@ CHANNEL_LABELS = {
     Channel.QR_STATION: _l("Station's QR code"),
     Channel.VISIT: _l("Visit"),
     Channel.RECEPTION: _l("Reception day"),
+    Channel.WALK_IN: _l("Walk-in"),
+    Channel.PHONE: _l("Phone call"),
+    Channel.LETTER: _l("Letter"),
+    Channel.HOTLINE: _l("12345 hotline hand-off"),
+    Channel.TALKS: _l("Government-enterprise talks"),
     Channel.OTHER: _l("Other"),
 }
+
+# What staff and deputies record on an enterprise's behalf (staff intake).
+INTAKE_CHANNELS = (Channel.WALK_IN, Channel.PHONE, Channel.LETTER, Channel.HOTLINE, Channel.TALKS, Channel.OTHER)
 
 
 class Outcome(StrEnum):
@@ -186,10 +199,16 @@ class Request(db.Model):
     case_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("request_cases.id"), index=True)  # 并案
 
     public_consent: Mapped[bool] = mapped_column(default=False)
-    public_summary: Mapped[str] = mapped_column(sa.Text, default="")  # written or approved by staff
+    public_summary: Mapped[str] = mapped_column(sa.Text, default="")  # "problem / what was done", in plain words
+    # The board shows a closed, consented request only once its summary is approved (公示).
+    public_summary_approved_at: Mapped[Optional[datetime]]
+    public_summary_approved_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id"))
+    # The enterprise asked for SMS about its request's progress (短信通知办理进度).
+    sms_opt_in: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[Optional[Outcome]] = mapped_column(enum_type(Outcome))
     rating: Mapped[Optional[Rating]] = mapped_column(enum_type(Rating))
     rating_comment: Mapped[str] = mapped_column(sa.Text, default="")
+    rated_by_phone: Mapped[bool] = mapped_column(default=False)  # taken by staff in a 电话回访
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -204,7 +223,8 @@ class Request(db.Model):
     station: Mapped[Optional[Station]] = relationship()
     jurisdiction: Mapped[Jurisdiction] = relationship(foreign_keys=[jurisdiction_id])
     filed_jurisdiction: Mapped[Optional[Jurisdiction]] = relationship(foreign_keys=[filed_jurisdiction_id])
-    claimant: Mapped[Optional[User]] = relationship()
+    claimant: Mapped[Optional[User]] = relationship(foreign_keys=[claimant_id])
+    public_summary_approved_by: Mapped[Optional[User]] = relationship(foreign_keys=[public_summary_approved_by_id])
     department: Mapped[Optional[Department]] = relationship()
     case: Mapped[Optional[RequestCase]] = relationship(back_populates="requests")
     events: Mapped[list["RequestEvent"]] = relationship(
@@ -241,6 +261,8 @@ class Request(db.Model):
                  "id"),
         sa.Index("ix_requests_station_id_inbox", "station_id", "status", "claim_due_on", "due_on", "id"),
         sa.Index("ix_requests_claimant_id_inbox", "claimant_id", "status", "claim_due_on", "due_on", "id"),
+        # 找回我的诉求 (/find): a mobile number's requests.
+        sa.Index("ix_requests_contact_phone", "contact_phone", "id"),
     )
 
     def __repr__(self) -> str:
@@ -261,6 +283,27 @@ class Request(db.Model):
         if self.status in (Status.ASSIGNED, Status.IN_PROGRESS) and self.due_on:
             return today > self.due_on
         return False
+
+
+class PhoneRating(db.Model):
+    """电话回访: a rating staff took by phone. It counts like the enterprise's own; the event
+    it goes with is marked on the trail."""
+
+    __tablename__ = "phone_ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("requests.id"), index=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("request_events.id"), unique=True)
+    called_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    called_at: Mapped[datetime]  # when the call was made (UTC), as staff recorded it
+    person_reached: Mapped[str] = mapped_column(sa.String(40), default="")
+    rating: Mapped[Rating] = mapped_column(enum_type(Rating))
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    request: Mapped["Request"] = relationship()
+    event: Mapped["RequestEvent"] = relationship()
+    called_by: Mapped[User] = relationship()
 
 
 class RequestEvent(db.Model):
@@ -287,6 +330,8 @@ class RequestEvent(db.Model):
     jurisdiction: Mapped[Optional[Jurisdiction]] = relationship()
     department: Mapped[Optional[Department]] = relationship()
     attachments: Mapped[list["Attachment"]] = relationship(back_populates="event", order_by="Attachment.id")
+    # A rating staff took by phone (电话回访): read by the trail for RATE and REOPEN_* only.
+    phone_rating: Mapped[Optional[PhoneRating]] = relationship(viewonly=True, uselist=False)
 
     __table_args__ = (
         # The monthly report counts escalations by action and time.
