@@ -1,5 +1,7 @@
 """Settings: built-in defaults, then instance/config.py, then the environment."""
 
+import base64
+import json
 import os
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -16,6 +18,23 @@ ENV_SETTINGS = (
     "SESSION_COOKIE_SECURE",
     "NOTIFIER",
     "NOTIFY_WEBHOOK_URL",
+    "NOTIFY_DELIVER_IMMEDIATELY",  # off where `flask notify-worker` sends (README, Reaching people)
+    # Group robots of places (services/robots.py, services/secrets.py)
+    "SECRETS_KEY",
+    "ROBOT_MESSAGES_PER_MINUTE",
+    "ROBOT_ALLOWED_HOSTS",
+    # Text messages (services/sms.py)
+    "SMS_BACKEND",
+    "SMS_SIGN_NAME",
+    "SMS_ACCESS_KEY_ID",
+    "SMS_ACCESS_KEY_SECRET",
+    "SMS_SDK_APP_ID",
+    "SMS_REGION",
+    "SMS_ENDPOINT",
+    "SMS_HTTP_URL",
+    "SMS_HTTP_TOKEN",
+    "SMS_TIMEOUT_SECONDS",
+    "SMS_TEMPLATES",
     # Rate limits (liaison_app/limits.py)
     "REDIS_URL",
     "RATELIMIT_ENABLED",
@@ -82,11 +101,44 @@ class Defaults:
     NOTIFY_TIMEOUT_SECONDS = 5
     NOTIFY_MAX_ATTEMPTS = 5  # then the message is marked failed
     NOTIFY_RETRY_SECONDS = 60  # the first retry's delay; it doubles with each attempt
-    # Try to send right after the commit; `flask notify-retry` (cron) sends the rest.
+    # Try to send right after the commit; `flask notify-retry` (cron) sends the rest. False: the
+    # app's workers only write messages and `flask notify-worker` (a process of its own) sends them.
     NOTIFY_DELIVER_IMMEDIATELY = True
     # In a request, the worker's courier thread sends it half a second later, in batches, so
     # that the answer never waits for the robot; False: the request sends it before answering.
     NOTIFY_DELIVER_IN_BACKGROUND = True
+
+    # Group robots of places (services/robots.py; /admin/robots). Their webhook addresses (each
+    # holds the robot's key) and DingTalk signing secrets are stored encrypted with Fernet
+    # (services/secrets.py). The key is SECRETS_KEY when set (a Fernet key: urlsafe base64 of 32
+    # bytes, from `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`),
+    # else derived from SECRET_KEY, so an install needs no new setting. Beware: changing
+    # SECRET_KEY without SECRETS_KEY set makes every stored robot address unreadable; the robots
+    # page then says so per robot and asks for the address again. Values stored under the
+    # SECRET_KEY-derived key stay readable after SECRETS_KEY is set (it only encrypts new ones).
+    SECRETS_KEY = None
+    # Each robot takes at most this many messages in any rolling minute (WeCom and DingTalk both
+    # refuse the 21st); counted in Redis when REDIS_URL is set, so shared by workers and servers.
+    ROBOT_MESSAGES_PER_MINUTE = 20
+    # The hosts a robot's address may name (a private-cloud WeCom or DingTalk adds its own;
+    # in the environment: separated by commas). Only 127.0.0.1 and localhost may use http.
+    ROBOT_ALLOWED_HOSTS = ("qyapi.weixin.qq.com", "oapi.dingtalk.com")
+
+    # Text messages (services/sms.py): one approved template per message kind, sent through
+    # SMS_BACKEND. Keys and tokens belong in the environment or instance/config.py.
+    SMS_BACKEND = "log"  # "log" (a line per message, number masked), "aliyun", "tencent" or "http"
+    SMS_SIGN_NAME = None  # the approved signature (签名), e.g. 码上找代表; required by aliyun and tencent
+    SMS_ACCESS_KEY_ID = None  # the Aliyun AccessKey ID, or the Tencent SecretId
+    SMS_ACCESS_KEY_SECRET = None  # the Aliyun AccessKey secret, or the Tencent SecretKey
+    SMS_SDK_APP_ID = None  # Tencent only: the SmsSdkAppId of the SMS application
+    SMS_REGION = "ap-guangzhou"  # Tencent only: the API region
+    SMS_ENDPOINT = None  # http(s)://host[:port] instead of the provider's public host (private cloud, tests)
+    SMS_HTTP_URL = None  # "http": the gateway the JSON message is posted to
+    SMS_HTTP_TOKEN = None  # "http": sent as "Authorization: Bearer <token>" when set
+    SMS_TIMEOUT_SECONDS = 5  # to connect, and again to read the answer
+    # {kind: {"code": "SMS_12345", "params": ["reference", "link"]}}; a kind not listed uses
+    # "generic". In the environment: the same as JSON. "log" needs none.
+    SMS_TEMPLATES = {}
 
     # Logs and privacy (liaison_app/logs.py, services/retention.py). Every line: UTC time, level,
     # logger, user (id:username or anonymous), client IP, message; phone numbers and USCCs
@@ -152,6 +204,10 @@ class Defaults:
     FILING_LIMIT_PER_IP = "30 per minute; 300 per hour"
     FILING_LIMIT_PER_CODE = "20 per minute; 100 per hour"
     TRACKING_MISSES_PER_IP = "30 per 10 minutes"  # /t/<token> links that do not exist
+    # 找回我的诉求 (/find): codes asked for per mobile number (the texts one phone can be sent)
+    # and per client address (a factory shares one); only asks that made a code count.
+    FIND_CODES_PER_PHONE = "1 per minute; 5 per hour; 10 per day"
+    FIND_CODES_PER_IP = "10 per minute; 50 per hour"
     # A device that logged in to an account is exempt from its failure limit (see limits.py).
     KNOWN_DEVICE_COOKIE = "known_device"
     KNOWN_DEVICE_LIFETIME = timedelta(days=365)
@@ -192,6 +248,8 @@ def _coerce(value: str, default=None):
         return int(value)  # a ValueError names the value; load_config names the setting
     if isinstance(default, tuple):
         return tuple(item.strip() for item in value.split(",") if item.strip())
+    if isinstance(default, dict):
+        return json.loads(value)  # a JSONDecodeError is a ValueError
     lowered = value.strip().lower()
     if lowered in {"true", "1", "yes", "on"}:
         return True
@@ -209,7 +267,8 @@ def load_config(app, test_config=None):
             try:
                 app.config[name] = _coerce(os.environ[name], app.config.get(name))
             except ValueError:
-                raise ConfigError(f"{name} must be a whole number, not {os.environ[name]!r}.") from None
+                expected = "a JSON object" if isinstance(app.config.get(name), dict) else "a whole number"
+                raise ConfigError(f"{name} must be {expected}, not {os.environ[name]!r}.") from None
     if test_config:
         app.config.update(test_config)
     if app.config["SESSION_COOKIE_SECURE"] is None:
@@ -220,6 +279,12 @@ def load_config(app, test_config=None):
     if unknown:
         raise ConfigError(f"DASHBOARD_SNAPSHOT_PERIODS names no period {', '.join(sorted(unknown))}; "
                           f"the periods are {', '.join(Defaults.DASHBOARD_SNAPSHOT_PERIODS)}.")
+    sms_problem = sms_settings_problem(app.config)
+    if sms_problem:
+        raise ConfigError(sms_problem)
+    if app.config.get("SECRETS_KEY") and not _is_fernet_key(app.config["SECRETS_KEY"]):
+        raise ConfigError("SECRETS_KEY must be a Fernet key (44 characters of urlsafe base64), e.g. from python -c "
+                          "\"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\".")
 
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "liaison.sqlite")
@@ -260,6 +325,52 @@ def _refuse_debug_in_production(app) -> None:
             f"Debug mode is on (FLASK_DEBUG or DEBUG) while the app is served at {app.config['PUBLIC_BASE_URL']}. "
             "Debug mode shows stack traces to users: turn it off, or set ALLOW_DEBUG=true on a test server."
         )
+
+
+SMS_BACKENDS = ("log", "aliyun", "tencent", "http")
+# The settings each provider cannot send without.
+_SMS_REQUIRED = {
+    "aliyun": ("SMS_ACCESS_KEY_ID", "SMS_ACCESS_KEY_SECRET", "SMS_SIGN_NAME"),
+    "tencent": ("SMS_ACCESS_KEY_ID", "SMS_ACCESS_KEY_SECRET", "SMS_SIGN_NAME", "SMS_SDK_APP_ID", "SMS_REGION"),
+    "http": ("SMS_HTTP_URL",),
+}
+
+
+def sms_settings_problem(config) -> str | None:
+    """What is wrong with the SMS_* settings, or None; checked at start and by sms.get_backend()."""
+    backend = (config.get("SMS_BACKEND") or "log").strip().lower()
+    if backend not in SMS_BACKENDS:
+        return f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, not {config.get('SMS_BACKEND')!r}."
+    missing = [name for name in _SMS_REQUIRED.get(backend, ()) if not config.get(name)]
+    if missing:
+        return (f"SMS_BACKEND is {backend!r} but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                "not set: set them in the environment or instance/config.py.")
+    for name in ("SMS_ENDPOINT", "SMS_HTTP_URL"):
+        url = config.get(name)
+        if url and not (urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname):
+            return f"{name} must be an http(s) URL such as http://127.0.0.1:8123, not {url!r}."
+    try:
+        if float(config.get("SMS_TIMEOUT_SECONDS")) <= 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        return f"SMS_TIMEOUT_SECONDS must be a positive number of seconds, not {config.get('SMS_TIMEOUT_SECONDS')!r}."
+    templates = config.get("SMS_TEMPLATES") or {}
+    if not isinstance(templates, dict):
+        return 'SMS_TEMPLATES must map each message kind to {"code": "SMS_12345", "params": ["reference", "link"]}.'
+    for kind, entry in templates.items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("code"), str) and entry["code"]
+                and isinstance(entry.get("params", []), list)
+                and all(isinstance(param, str) for param in entry.get("params", []))):
+            return (f'SMS_TEMPLATES[{kind!r}] must be {{"code": "SMS_12345", "params": ["reference", "link"]}}, '
+                    f"not {entry!r}.")
+    return None
+
+
+def _is_fernet_key(value) -> bool:
+    try:
+        return isinstance(value, str) and len(base64.urlsafe_b64decode(value.encode("ascii"))) == 32
+    except ValueError:  # binascii.Error and non-ASCII text are ValueErrors
+        return False
 
 
 def _without_jit(url: str) -> str:

@@ -1,5 +1,7 @@
 """Field validation with the well-kept libraries: python-stdnum and phonenumbers."""
 
+from typing import Optional
+
 import phonenumbers
 from flask_babel import lazy_gettext as _l
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
@@ -71,3 +73,15 @@ def mask_phone(e164: str) -> str:
     if len(digits) < 7:
         return "*" * len(digits)
     return digits[:3] + "****" + digits[-4:]
+
+
+def is_mobile(e164: Optional[str]) -> bool:
+    """Whether a stored number can take an SMS (a mainland mobile, not a landline)."""
+    if not e164:
+        return False
+    try:
+        number = phonenumbers.parse(e164, "CN")
+    except NumberParseException:
+        return False
+    return number.country_code == 86 and phonenumbers.number_type(number) in (
+        PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
