@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 
 from .. import access
 from ..extensions import db
-from ..models import Department, Deputy, Enterprise, Jurisdiction, Level, QRCode, Role, Station, User
+from ..models import Department, Deputy, Enterprise, Jurisdiction, Level, QRCode, Robot, Role, Station, User
 
 
 def managed_jurisdiction_ids(user: User) -> Optional[list[int]]:
@@ -43,6 +43,9 @@ def jurisdiction_of(obj) -> Optional[int]:
         return obj.congress_jurisdiction_id
     if isinstance(obj, QRCode):
         return obj.station.jurisdiction_id if obj.station else obj.deputy.congress_jurisdiction_id
+    if isinstance(obj, Robot):  # the jurisdiction of its place
+        place = obj.station or obj.department
+        return place.jurisdiction_id if place is not None else obj.jurisdiction_id
     if isinstance(obj, User):
         if obj.role is Role.STAFF:
             return obj.jurisdiction_id
@@ -52,6 +55,20 @@ def jurisdiction_of(obj) -> Optional[int]:
             return obj.deputy.congress_jurisdiction_id
         return None  # admins are managed by admins only
     raise TypeError(type(obj))
+
+
+def robots_in_scope(user: User) -> sa.Select:
+    """SELECT the group robots the user manages: the SQL form of jurisdiction_of(Robot), i.e.
+    those of the jurisdictions, stations and departments of the user's subtree."""
+    query = sa.select(Robot)
+    ids = managed_jurisdiction_ids(user)
+    if ids is None:
+        return query
+    return query.where(sa.or_(
+        Robot.jurisdiction_id.in_(ids),
+        Robot.station_id.in_(sa.select(Station.id).where(Station.jurisdiction_id.in_(ids))),
+        Robot.department_id.in_(sa.select(Department.id).where(Department.jurisdiction_id.in_(ids))),
+    ))
 
 
 def get_in_scope_or_404(user: User, model, object_id: int):

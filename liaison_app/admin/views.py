@@ -14,3 +14,4 @@ from . import qr  # noqa
 from . import imports  # noqa: E402,F401
 from . import users, enterprises  # noqa: E402,F401
 from . import calendar  # noqa: E402,F401
+from . import robots  # noqa: E402,F401
