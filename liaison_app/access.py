@@ -58,7 +58,12 @@ def views(user: User) -> dict[str, sa.ColumnElement]:
     if user.role is Role.ADMIN:
         return {"all": sa.true()}
     if user.role is Role.STAFF:
-        return {"subtree": Request.jurisdiction_id.in_(subtree_ids(user.jurisdiction_id))}
+        subtree = subtree_ids(user.jurisdiction_id)
+        # Escalated beyond their level, what was filed below them stays in sight, read only
+        # (no rule below lets them act on it), so that they can tell the enterprise (上下联动).
+        return {"subtree": Request.jurisdiction_id.in_(subtree),
+                "escalated_above": sa.and_(Request.filed_jurisdiction_id.in_(subtree),
+                                           Request.jurisdiction_id.notin_(subtree))}
     if user.role is Role.UNIT:
         return {"department": Request.department_id == user.department_id}
     # A deputy: addressed to them, their stations' queues, what they claimed, what
@@ -94,11 +99,52 @@ def _escalated_here():
     return station_level != Request.jurisdiction_id
 
 
+def intake_stations(user: User) -> sa.Select:
+    """SELECT the active stations at which this user may record a request on an enterprise's
+    behalf (登记): staff those of their jurisdiction and below, a deputy their own stations,
+    the administrator any; a department's officer none."""
+    query = sa.select(Station).where(Station.active)
+    if user.role is Role.ADMIN:
+        return query
+    if user.role is Role.STAFF:
+        return query.where(Station.jurisdiction_id.in_(subtree_ids(user.jurisdiction_id)))
+    if user.role is Role.DEPUTY:
+        return query.where(Station.id.in_(deputy_station_ids(user)))
+    return query.where(sa.false())
+
+
+def may_take_intake(user: User) -> bool:
+    return user.role in (Role.ADMIN, Role.STAFF, Role.DEPUTY)
+
+
+def get_intake_station_or_404(user: User, station_id) -> Station:
+    station = db.session.scalar(intake_stations(user).where(Station.id == station_id)) if station_id else None
+    if station is None:
+        abort(404)
+    return station
+
+
 def get_request_or_404(user: User, request_id: int) -> Request:
     req = db.session.scalar(visible_requests(user).where(Request.id == request_id))
     if req is None:
         abort(404)
     return req
+
+
+def may_set_notification_defaults(user: User) -> bool:
+    """Staff set the default notification choices of their jurisdiction's people (and of the
+    levels below, where no nearer staff set theirs); the administrator those of any."""
+    return user.role in (Role.ADMIN, Role.STAFF)
+
+
+def get_defaults_jurisdiction_or_404(user: User, jurisdiction_id) -> Jurisdiction:
+    """The jurisdiction whose notification defaults this user may set: staff only their own,
+    the administrator any."""
+    jurisdiction = db.session.get(Jurisdiction, jurisdiction_id) if jurisdiction_id else None
+    if jurisdiction is None or not (
+            user.role is Role.ADMIN or (user.role is Role.STAFF and user.jurisdiction_id == jurisdiction.id)):
+        abort(404)
+    return jurisdiction
 
 
 # --- may this user do this now? -----------------------------------------------------------
@@ -133,6 +179,13 @@ def _is_staff_at_or_above(user: User, req: Request) -> bool:
     return _is_staff_of(user, ancestor_ids(req.jurisdiction))
 
 
+def may_write_public_summary(user: User, req: Request) -> bool:
+    """公示: the claimant or staff of the level that holds a closed request write its public
+    summary, approve it for the board and take it off again, when the enterprise agreed to
+    publication and the request has a result (one refused at intake has none)."""
+    return req.public_consent and req.outcome is not None and _is_claimant_or_staff(user, req)
+
+
 _RULES = {
     Action.CLAIM: _holds_queue,
     Action.REJECT: _holds_queue,
@@ -156,8 +209,17 @@ _RULES = {
     Action.ACCEPT: _is_claimant_or_staff,
     Action.SEND_BACK: lambda user, req: _is_claimant_or_staff(user, req) and req.department_id is not None,
     Action.REOPEN: _is_staff_at_or_above,
+    # 电话回访: staff of the holding level or above record the rating the enterprise gave by phone.
+    Action.RATE: _is_staff_at_or_above,
     Action.REMIND: _is_staff_at_or_above,
     Action.SUPERVISE: _is_staff_at_or_above,
+    Action.WRITE_PUBLIC_SUMMARY: may_write_public_summary,
+    Action.APPROVE_PUBLIC_SUMMARY: lambda user, req: (
+        bool(req.public_summary) and req.public_summary_approved_at is None and may_write_public_summary(user, req)
+    ),
+    Action.WITHDRAW_PUBLIC_SUMMARY: lambda user, req: (
+        req.public_summary_approved_at is not None and may_write_public_summary(user, req)
+    ),
 }
 
 
@@ -199,7 +261,8 @@ def may_see_contact(user: User, req: Request) -> bool:
     if user.role is Role.ADMIN:
         return True
     if user.role is Role.STAFF:
-        return req.jurisdiction_id in subtree_ids(user.jurisdiction_id)
+        subtree = subtree_ids(user.jurisdiction_id)
+        return req.jurisdiction_id in subtree or req.filed_jurisdiction_id in subtree
     if user.role is Role.UNIT:
         return _is_department_officer(user, req)
     if req.claimant_id == user.id:

@@ -1,5 +1,5 @@
-"""Command-line tools: flask seed-demo, seed-scale, create-user, notify-retry, calendar-day, close-unrated,
-sweep-uploads, refresh-dashboards, backup, restore."""
+"""Command-line tools: flask seed-demo, seed-scale, create-user, notify-retry, notify-worker,
+notify-deadlines, calendar-day, close-unrated, sweep-uploads, refresh-dashboards, backup, restore."""
 
 import dataclasses
 import json
@@ -28,6 +28,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_scale_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(notify_retry_command)
+    app.cli.add_command(notify_deadlines_command)
+    app.cli.add_command(notify_worker_command)
     app.cli.add_command(calendar_day_group)
     app.cli.add_command(close_unrated_command)
     app.cli.add_command(anonymise_closed_command)
@@ -242,6 +244,47 @@ def notify_retry_command(limit: int) -> None:
     """Send the notifications that are due (new ones and retries). Run it from cron every minute."""
     sent, failed = notify.deliver_pending(limit=limit)
     click.echo(f"Sent {sent}, failed {failed}.")
+
+
+# --- flask notify-worker ------------------------------------------------------------------
+
+
+@click.command("notify-worker")
+@click.option("--idle-seconds", default=0.5, show_default=True, type=click.FloatRange(min=0.05),
+              help="How long to wait when nothing is due.")
+@click.option("--max-seconds", type=click.FloatRange(min=0), help="Stop after this long (default: run until stopped).")
+@with_appcontext
+def notify_worker_command(idle_seconds: float, max_seconds: Optional[float]) -> None:
+    """Send what the outbox holds as it comes, in a process of its own: with
+    NOTIFY_DELIVER_IMMEDIATELY off, the app's workers only write messages, and talking to robots
+    and SMS providers costs them nothing (run it niced under systemd; SIGTERM stops it)."""
+    import signal
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    started, sent_total, failed_total = time.monotonic(), 0, 0
+    while not stopping and (max_seconds is None or time.monotonic() - started < max_seconds):
+        sent, failed = notify.deliver_pending(limit=notify.BATCH_SIZE * 4)
+        sent_total, failed_total = sent_total + sent, failed_total + failed
+        if not sent and not failed:
+            time.sleep(idle_seconds)
+    click.echo(f"Sent {sent_total}, failed {failed_total}.")
+
+
+# --- flask notify-deadlines ---------------------------------------------------------------
+
+
+@click.command("notify-deadlines")
+@with_appcontext
+def notify_deadlines_command() -> None:
+    """Announce what is due tomorrow and what is overdue, once a day per item. Run it from cron
+    daily; a second run the same day, or one on another server at the same time, sends nothing again."""
+    from .services.deadline_notices import notify_deadlines
+
+    started = time.monotonic()
+    counts = notify_deadlines()
+    click.echo(f"Due tomorrow {counts.due_tomorrow}, overdue {counts.overdue}: {counts.messages} messages "
+               f"in {time.monotonic() - started:.1f} s.")
 
 
 # --- flask calendar-day ------------------------------------------------------------------

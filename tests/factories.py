@@ -181,3 +181,38 @@ class Tree:
     @property
     def levels(self):
         return {"province": self.province, "city": self.city, "county": self.county, "township": self.township}
+
+
+def make_robot(*, webhook_url: str = "http://127.0.0.1:9/cgi-bin/webhook/send?key=factory-robot-key",
+               secret: str | None = None, **overrides):
+    """A group robot (WeCom unless `provider` says otherwise) of a station (a new one unless a
+    place is given); its address and secret stored encrypted, as the admin page stores them.
+    The default address refuses connections at once (port 9)."""
+    from liaison_app.models import Robot, RobotProvider
+    from liaison_app.services.secrets import encrypt
+
+    n = next(_seq)
+    places = {"jurisdiction", "station", "department", "jurisdiction_id", "station_id", "department_id"}
+    if not places & overrides.keys():
+        overrides["station"] = make_station()
+    values = dict(name=f"测试群机器人{n}", provider=RobotProvider.WECOM, webhook_url_encrypted=encrypt(webhook_url),
+                  secret_encrypted=encrypt(secret) if secret else None)
+    values.update(overrides)
+    return _save(Robot(**values))
+
+
+def make_message(user: User, req=None, **overrides):
+    """A message in `user`'s 消息 list, as services/notify.py writes one: about `req` (its
+    reference, masked title and desk link) or, without one, a bare assignment notice."""
+    from liaison_app.models import Notification, NotificationChannel, NotificationKind, NotificationStatus, utcnow
+
+    kind = overrides.pop("kind", NotificationKind.ASSIGNED)
+    payload = dict(kind=kind.value, reference=req.reference if req else "TC-0000", title=req.title if req else "过桥资金紧张",
+                   category="finance", status="assigned", jurisdiction="沙溪镇", recipient=user.display_name,
+                   link=f"https://liaison.example.cn/desk/requests/{req.id if req else 0}", note="")
+    payload.update(overrides.pop("payload", {}))
+    values = dict(kind=kind, channel=NotificationChannel.INBOX, recipient_user_id=user.id,
+                  request_id=req.id if req else None, payload=payload, status=NotificationStatus.SENT,
+                  sent_at=utcnow())
+    values.update(overrides)
+    return _save(Notification(**values))

@@ -10,6 +10,7 @@ import pytest
 from liaison_app.extensions import db
 from liaison_app.models import Outcome, Rating, Request
 from liaison_app.services import workflow as wf
+from liaison_app.workdays import now_local
 from tests.factories import Tree, image_bytes, make_request
 from tests.test_desk import login
 
@@ -76,9 +77,40 @@ def closed(tree):
     return fresh(req)
 
 
+def awaiting_rating(tree):
+    req = replied(tree)
+    wf.accept_answer(req, actor=tree.deputy_user, version=req.version)
+    return fresh(req)
+
+
 def escalated(tree):
     req = claimed(tree)
     wf.escalate_request(req, actor=tree.deputy_user, version=req.version, reason="超出镇级权限")
+    return fresh(req)
+
+
+def consented(tree):
+    """Closed, and its enterprise agreed to publication (公示)."""
+    req = closed(tree)
+    req.public_consent = True
+    db.session.commit()
+    return fresh(req)
+
+
+def summary_drafted(tree):
+    from liaison_app.services import publication
+
+    req = consented(tree)
+    publication.save_public_summary(req, actor=tree.deputy_user, version=req.version,
+                                    problem="企业续贷需要过桥资金", result="转贷基金已到位")
+    return fresh(req)
+
+
+def summary_published(tree):
+    from liaison_app.services import publication
+
+    req = summary_drafted(tree)
+    publication.approve_public_summary(req, actor=tree.deputy_user, version=req.version)
     return fresh(req)
 
 
@@ -95,7 +127,8 @@ ACTIONS = {
     "answer": (claimed, LOCAL_VIEWERS, HANDLERS),
     "assign": (claimed, LOCAL_VIEWERS, HANDLERS),
     "escalate": (claimed, LOCAL_VIEWERS, HANDLERS),
-    "send_down": (escalated, {"deputy", "colleague", "county_staff", "admin"}, {"county_staff", "admin"}),
+    # Escalated to the county: the township's staff keep sight of it, read only (上下联动).
+    "send_down": (escalated, LOCAL_VIEWERS, {"county_staff", "admin"}),
     "acknowledge": (assigned, LOCAL_VIEWERS | {"township_unit"}, {"township_unit"}),
     "return": (assigned, LOCAL_VIEWERS | {"township_unit"}, {"township_unit"}),
     "respond": (in_progress, LOCAL_VIEWERS | {"township_unit"}, {"township_unit"}),
@@ -104,8 +137,13 @@ ACTIONS = {
     "accept": (replied, LOCAL_VIEWERS | {"township_unit"}, HANDLERS),
     "send_back": (replied, LOCAL_VIEWERS | {"township_unit"}, HANDLERS),
     "reopen": (closed, LOCAL_VIEWERS | {"township_unit"}, SUPERVISORS),
+    "phone_rating": (awaiting_rating, LOCAL_VIEWERS | {"township_unit"}, SUPERVISORS),
     "remind": (submitted, LOCAL_VIEWERS, SUPERVISORS),
     "supervise": (submitted, LOCAL_VIEWERS, SUPERVISORS),
+    # 公示: the claimant and the staff of the level write, approve and take off the public summary.
+    "public_summary": (consented, LOCAL_VIEWERS | {"township_unit"}, HANDLERS),
+    "approve_summary": (summary_drafted, LOCAL_VIEWERS | {"township_unit"}, HANDLERS),
+    "withdraw_summary": (summary_published, LOCAL_VIEWERS | {"township_unit"}, HANDLERS),
 }
 
 
@@ -113,7 +151,9 @@ def valid_form(name, req, tree):
     values = {"version": req.version, "reason": "理由说明", "note": "", "outcome": "solved",
               "text": "办理情况说明", "department": tree.departments["township"].id,
               "until": (req.due_on + timedelta(days=10)).isoformat() if req.due_on else "",
-              "decision": "approve", "key": "y", "due_on": ""}
+              "decision": "approve", "key": "y", "due_on": "", "rating": "satisfied", "comment": "",
+              "person_reached": "", "called_at": now_local().strftime("%Y-%m-%dT%H:%M"),
+              "problem": "企业续贷需要过桥资金", "result": "协调转贷基金，续贷已办妥", "confirm": "y"}
     return {f"{name}-{key}": value for key, value in values.items()}
 
 
@@ -164,7 +204,7 @@ def test_the_card_and_its_photos_for_each_role(app, tree, setup):
     viewers = {
         "submitted": LOCAL_VIEWERS,
         "assigned": LOCAL_VIEWERS | {"township_unit"},
-        "escalated": {"deputy", "colleague", "county_staff", "admin"},
+        "escalated": LOCAL_VIEWERS,
     }[setup.__name__]
     for role in ROLES:
         client = app.test_client()
@@ -205,6 +245,13 @@ def test_every_route_is_in_the_matrix(app):
         "public.index", "public.qr_landing", "public.request_file", "public.validate_field", "public.tracking",
         "public.tracking_add_info", "public.tracking_withdraw", "public.tracking_rate", "public.tracking_photo",
         "public.my_requests", "public.deputy_photo", "health.healthz", "static",
+        # 找回我的诉求: tests/test_find.py
+        "public.find", "public.find_code",
+        # 代为登记 (staff intake): tests/test_intake.py
+        "desk.intake", "desk.intake_filed",
+        # 消息 and the choices of who hears what: tests/test_messages.py, tests/test_preferences.py
+        "desk.messages_list", "desk.message_read", "desk.messages_read_all", "desk.notification_settings",
+        "desk.notification_settings_save", "desk.notification_defaults", "desk.notification_defaults_save",
         # the public board: tests/test_board.py
         "public.board_station", "public.board_jurisdiction",
         # login, account and one-time reset: tests/test_auth.py, tests/test_admin_users.py

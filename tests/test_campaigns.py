@@ -19,6 +19,7 @@ from liaison_app.models import (
     Enterprise,
     Level,
     Notification,
+    NotificationChannel,
     NotificationKind,
     NotificationStatus,
     Pairing,
@@ -34,7 +35,8 @@ from liaison_app.services import notify
 from liaison_app.services.campaigns import CampaignError, Upload
 from tests.factories import Tree, make_deputy, make_enterprise, make_jurisdiction, make_station, make_user
 from tests.test_desk import login
-from tests.test_notify import RobotServer
+from tests.stand_in import StandIn
+from tests.test_notify import bodies as robot_bodies
 
 AUGUST = (date(2026, 8, 1), date(2026, 8, 31))
 
@@ -610,8 +612,11 @@ def test_coverage_takes_the_same_number_of_queries_however_many_enterprises(app,
 # --- reminding the deputies behind -------------------------------------------------------------------
 
 
-def reminders(campaign) -> list[Notification]:
-    return list(db.session.scalars(sa.select(Notification).where(Notification.campaign_id == campaign.id)
+def reminders(campaign, channel: NotificationChannel = NotificationChannel.NOTIFIER) -> list[Notification]:
+    """The campaign's reminders by one channel: the notifier names every deputy reminded; the
+    deputies with an account also find theirs in their 消息 list."""
+    return list(db.session.scalars(sa.select(Notification).where(Notification.campaign_id == campaign.id,
+                                                                 Notification.channel == channel)
                                    .order_by(Notification.recipient_deputy_id)))
 
 
@@ -633,10 +638,14 @@ def test_a_reminder_goes_once_a_day_to_each_deputy_behind(world, visited):
         text = repr(notification.payload)
         assert not any(e.name in text or e.uscc in text for e in world.targets)
 
+    inbox = reminders(visited, NotificationChannel.INBOX)  # 周卫东 has no account
+    assert {n.recipient_user_id for n in inbox} == {tree.deputy_user.id, tree.colleague_user.id}
+    assert {n.status for n in inbox} == {NotificationStatus.SENT}
+
     again = service.remind_behind(visited, actor=world.staff)
 
     assert (again.queued, again.already) == (0, 3)
-    assert len(reminders(visited)) == 3
+    assert len(reminders(visited)) == 3 and len(reminders(visited, NotificationChannel.INBOX)) == 2
 
 
 def test_the_remind_button_tells_how_many_were_already_reminded(app, world, visited, htmx):
@@ -661,16 +670,16 @@ def test_a_reminder_is_delivered_by_the_outbox(app, world, visited, caplog):
 
 @pytest.mark.parametrize("app_config", [{"NOTIFY_DELIVER_IMMEDIATELY": False}])
 def test_a_reminder_left_pending_goes_with_the_retry_job_to_the_robot(app, world, visited):
-    robot = RobotServer()
+    robot = StandIn({"errcode": 0, "errmsg": "ok"})
     try:
-        app.config.update(NOTIFIER="webhook", NOTIFY_WEBHOOK_URL=robot.url)
+        app.config.update(NOTIFIER="webhook", NOTIFY_WEBHOOK_URL=robot.url("/cgi-bin/webhook/send?key=robot-key"))
         service.remind_behind(visited, actor=world.staff)
         assert {n.status for n in reminders(visited)} == {NotificationStatus.PENDING}
 
         sent, failed = notify.deliver_pending()
 
         assert (sent, failed) == (4, 0)
-        bodies = robot.bodies("visit_reminder")
+        bodies = robot_bodies(robot, "visit_reminder")
         zhou = next(body for body in bodies if body["liaison"]["recipient"] == world.zhou.name)
         content = zhou["text"]["content"]
         assert content.startswith(f"@{world.zhou.name} 【") and visited.name in content

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from liaison_app import access
 from liaison_app.extensions import db
-from liaison_app.models import Outcome, Rating, Request
+from liaison_app.models import Notification, NotificationChannel, NotificationKind, Outcome, Rating, Request
 from liaison_app.services import workflow as wf
 from liaison_app.services.requests import StaleVersion
 from liaison_app.workdays import add_working_days, today_local
@@ -150,9 +150,18 @@ def test_escalated_twice_and_answered_from_the_top(tree, req):
     # the deputy it came from still sees it, but cannot act any more
     assert req.id in visible_ids(tree.deputy_user)
     assert access.allowed(tree.deputy_user, top) == []
-    # the township's staff no longer see it; the province's do
-    assert req.id not in visible_ids(tree.staff["township"])
+    # the levels it passed through keep sight of it, read only; the province's staff see it too
+    for level in ("township", "county"):
+        assert req.id in visible_ids(tree.staff[level])
+        assert access.allowed(tree.staff[level], top) == []
     assert req.id in visible_ids(tree.staff["province"])
+    # and they hear of its result (通报), so that the station can tell the enterprise
+    wf.accept_answer(top, actor=tree.staff["city"], version=top.version)
+    told = {n.recipient_user_id for n in db.session.scalars(sa.select(Notification).where(
+        Notification.request_id == req.id, Notification.kind == NotificationKind.OUTCOME,
+        Notification.channel == NotificationChannel.INBOX))}
+    assert {tree.staff["township"].id, tree.staff["county"].id, tree.deputy_user.id} <= told
+    assert tree.staff["city"].id not in told
 
 
 def test_the_higher_level_sends_it_back_down_where_it_came_from(tree, req):

@@ -1,13 +1,15 @@
-"""The notification outbox: queued with the state change, delivered after the commit,
-retried with a growing delay, never at the cost of the change, never with contact details."""
+"""The notification outbox: written with the state change, delivered after the commit,
+retried with a growing delay, never at the cost of the change, never with contact details.
+
+Here through the installation-wide notifier (NOTIFIER=log|webhook), which speaks for the places
+without a group robot; tests/test_routing.py says who is told, tests/test_outbox_channels.py
+covers the robots and SMS."""
 
 import json
 import logging
 import socket
-import threading
 import uuid
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +19,7 @@ from liaison_app.extensions import db
 from liaison_app.models import (
     Category,
     Notification,
+    NotificationChannel,
     NotificationKind,
     NotificationStatus,
     Request,
@@ -28,6 +31,7 @@ from liaison_app.services import notify
 from liaison_app.services.requests import Filing, file_request, record_event, route_by_token
 from liaison_app.workflow import Action, Actor, Status
 from tests.factories import make_department, make_deputy, make_qr_code, make_user, valid_uscc
+from tests.stand_in import StandIn
 from tests.test_filing import form_data
 
 PHONE = "+8613812345678"
@@ -54,17 +58,26 @@ def file_a_request(**overrides) -> Request:
 
 
 def assign_and_notify(request: Request, department) -> Notification:
-    """What the assignment service does: change the state and queue the message in one
-    transaction, commit, then try to deliver."""
+    """What the assignment service does: change the state and write the messages in one
+    transaction, commit, then try to deliver. Returns the message to the installation-wide
+    notifier (the department has no group robot); its officer 张卫 also gets one in 消息."""
     staff = make_user(Role.STAFF)
+    make_user(Role.UNIT, department=department, display_name="张卫")
     record_event(request, Action.CLAIM, Actor.STAFF, actor_user=staff)
     request.department = department
     request.assigned_at = utcnow()
     record_event(request, Action.ASSIGN, Actor.STAFF, actor_user=staff)
-    notification = notify.queue(NotificationKind.ASSIGNED, request, department=department, note="请于7个工作日内答复")
+    notify.announce("assigned", request, note="请于7个工作日内答复")
     db.session.commit()
     notify.deliver_after_commit()
-    return notification
+    return message(NotificationKind.ASSIGNED)
+
+
+def message(kind: NotificationKind, channel: NotificationChannel = NotificationChannel.NOTIFIER) -> Notification:
+    """The one message of this kind by this channel."""
+    db.session.expire_all()
+    return db.session.scalars(sa.select(Notification).where(Notification.kind == kind,
+                                                            Notification.channel == channel)).one()
 
 
 def committed_status(request_id: int) -> str:
@@ -82,49 +95,27 @@ def reload(notification: Notification) -> Notification:
     return db.session.get(Notification, notification.id)
 
 
+def fresh(request: Request) -> Request:
+    db.session.expire_all()
+    return db.session.get(Request, request.id)
+
+
 def later(minutes: float):
     """Move the clock forward, past the retry delay."""
     return time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=minutes), tick=True)
 
 
-class RobotServer:
-    """A local stand-in for a WeCom/DingTalk group robot: keeps each POSTed JSON body
-    and answers with `status` and a robot-style {"errcode": ...} body."""
+ROBOT_PATH = "/cgi-bin/webhook/send?key=robot-key"
 
-    def __init__(self, port: int = 0):
-        self.received: list[dict] = []
-        self.status = 200
-        self.errcode = 0
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                server.received.append(json.loads(body))
-                answer = json.dumps({"errcode": server.errcode, "errmsg": "ok" if not server.errcode else "bad"})
-                self.send_response(server.status)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(answer.encode())
+def robot_stand_in(port: int = 0) -> StandIn:
+    """A WeCom/DingTalk group robot: answers {"errcode": 0} unless told otherwise."""
+    return StandIn({"errcode": 0, "errmsg": "ok"}, port=port)
 
-            def log_message(self, *_args):
-                pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def bodies(self, kind: str = "assigned") -> list[dict]:
-        """What the robot received about one kind of event (filing sends its own)."""
-        return [body for body in self.received if body["liaison"]["kind"] == kind]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}/cgi-bin/webhook/send?key=robot-key"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def bodies(robot: StandIn, kind: str = "assigned") -> list[dict]:
+    """What the robot received about one kind of event (filing sends its own)."""
+    return [body for body in robot.json_bodies() if body["liaison"]["kind"] == kind]
 
 
 def unused_port() -> int:
@@ -135,10 +126,9 @@ def unused_port() -> int:
 
 @pytest.fixture
 def robot(app):
-    server = RobotServer()
-    app.config.update(NOTIFIER="webhook", NOTIFY_WEBHOOK_URL=server.url)
-    yield server
-    server.close()
+    with robot_stand_in() as server:
+        app.config.update(NOTIFIER="webhook", NOTIFY_WEBHOOK_URL=server.url(ROBOT_PATH))
+        yield server
 
 
 @pytest.fixture
@@ -149,29 +139,40 @@ def filed(app):
 # --- the outbox is part of the caller's transaction ------------------------------------------
 
 
-def test_queue_writes_nothing_until_the_caller_commits(app, filed):
+def test_nothing_is_written_until_the_caller_commits_and_a_rollback_writes_nothing(app, filed, caplog):
     before = count_notifications()
-    notify.queue(NotificationKind.REMINDED, filed, deputy=filed.addressed_deputy)
+    notify.announce("reminded", fresh(filed), note="请尽快认领")
     db.session.rollback()
-    notify.deliver_after_commit()  # nothing of the rolled-back unit is sent
+    with caplog.at_level(logging.INFO, logger="liaison.notify"):
+        notify.deliver_after_commit()  # nothing of the rolled-back unit is sent
 
     assert count_notifications() == before
+    assert "notify reminded" not in caplog.text
 
-    notification = notify.queue(NotificationKind.REMINDED, filed, deputy=filed.addressed_deputy)
+    notify.announce("reminded", fresh(filed), note="请尽快认领")
+    with db.engine.connect() as connection:  # another connection sees nothing before the commit
+        assert connection.scalar(sa.select(sa.func.count()).select_from(Notification.__table__)) == before
     db.session.commit()
 
     assert count_notifications() == before + 1
-    notification = reload(notification)
+    notification = message(NotificationKind.REMINDED)
     assert (notification.status, notification.attempts, notification.recipient_deputy_id) == (
         NotificationStatus.PENDING, 0, filed.addressed_deputy_id)
+    assert notification.payload["recipient"] == "陆建国"
 
 
-def test_a_request_not_yet_flushed_gets_its_link_all_the_same(app, filed):
-    department = make_department()
-    notification = notify.queue(NotificationKind.ASSIGNED, filed, department=department)
+def test_a_change_not_yet_flushed_is_announced_as_it_will_commit(app, filed):
+    req = fresh(filed)
+    department = make_department(name="太仓市人社局")
+    officer = make_user(Role.UNIT, department=department, display_name="张卫")
+    req.department = department  # not flushed yet: its department_id is still empty
 
+    notify.announce("assigned", req)
+
+    notification = message(NotificationKind.ASSIGNED, NotificationChannel.INBOX)
+    assert notification.recipient_user_id == officer.id
     assert notification.payload["link"] == f"https://liaison.example.cn/desk/requests/{filed.id}"
-    assert notification.payload["recipient"] == department.name
+    assert notification.payload["department"] == "太仓市人社局"
     assert notification.payload["reference"] == filed.reference
     assert notification.payload["status"] == "submitted"
 
@@ -179,14 +180,11 @@ def test_a_request_not_yet_flushed_gets_its_link_all_the_same(app, filed):
 # --- the log backend ---------------------------------------------------------------------------
 
 
-def test_the_log_backend_delivers_and_marks_sent_without_the_phone_number(app, filed, caplog):
-    notification = notify.queue(NotificationKind.NEW_REQUEST, filed, deputy=filed.addressed_deputy)
-    db.session.commit()
-
+def test_the_log_backend_delivers_and_marks_sent_without_the_phone_number(app, caplog):
     with caplog.at_level(logging.INFO, logger="liaison.notify"):
-        notify.deliver_after_commit()
+        filed = file_a_request()
 
-    notification = reload(notification)
+    notification = message(NotificationKind.NEW_REQUEST)
     assert notification.status is NotificationStatus.SENT
     assert notification.sent_at is not None and notification.attempts == 1
     assert filed.reference in caplog.text and "陆建国" in caplog.text
@@ -201,13 +199,14 @@ def test_the_webhook_posts_robot_compatible_json_with_the_reference(app, filed, 
 
     notification = assign_and_notify(filed, department)
 
-    [body] = robot.bodies()
+    [body] = bodies(robot)
     assert body["msgtype"] == "text"
     assert filed.reference in body["text"]["content"]
     assert "已交办" in body["text"]["content"]  # in the default language, Chinese
     assert f"https://liaison.example.cn/desk/requests/{filed.id}" in body["text"]["content"]
     assert body["liaison"]["reference"] == filed.reference
-    assert body["liaison"]["kind"] == "assigned" and body["liaison"]["recipient"] == "太仓市人社局"
+    assert body["liaison"]["kind"] == "assigned" and body["liaison"]["recipient"] == "张卫"  # its officer
+    assert body["liaison"]["department"] == "太仓市人社局"
     assert reload(notification).status is NotificationStatus.SENT
 
 
@@ -229,7 +228,7 @@ def test_a_500_keeps_the_state_change_and_the_message_is_sent_once_the_robot_rec
 
     notification = reload(notification)
     assert (notification.status, notification.attempts) == (NotificationStatus.SENT, 2)
-    assert len(robot.bodies()) == 2
+    assert len(bodies(robot)) == 2
 
 
 def test_a_refused_connection_keeps_the_state_change_and_a_later_run_delivers(app, filed):
@@ -243,18 +242,15 @@ def test_a_refused_connection_keeps_the_state_change_and_a_later_run_delivers(ap
     assert (notification.status, notification.attempts) == (NotificationStatus.PENDING, 1)
     assert "refused" in notification.last_error.lower()
 
-    robot = RobotServer(port)  # the robot is back
-    try:
+    with robot_stand_in(port) as robot:  # the robot is back
         with later(minutes=2):
             assert notify.deliver_pending() == (1, 0)
-    finally:
-        robot.close()
     assert reload(notification).status is NotificationStatus.SENT
-    assert robot.bodies()[0]["liaison"]["reference"] == filed.reference
+    assert bodies(robot)[0]["liaison"]["reference"] == filed.reference
 
 
 def test_a_robot_error_code_counts_as_a_failure(app, filed, robot):
-    robot.errcode = 93000  # WeCom: invalid webhook URL
+    robot.answer({"errcode": 93000, "errmsg": "bad"})  # WeCom: invalid webhook URL
 
     notification = assign_and_notify(filed, make_department())
 
@@ -278,18 +274,30 @@ def test_after_the_last_attempt_the_message_is_failed_and_left_alone(app, filed,
     notification = reload(notification)
     assert (notification.status, notification.attempts) == (NotificationStatus.FAILED, 3)
     assert "503" in notification.last_error
-    assert len(robot.bodies()) == 3
+    assert len(bodies(robot)) == 3
     assert committed_status(filed.id) == Status.ASSIGNED.value
 
 
-def test_an_unconfigured_webhook_leaves_the_message_pending_and_raises_nothing(app, filed):
+def test_an_unconfigured_webhook_keeps_the_message_waiting_without_spending_its_attempts(app, filed):
     app.config.update(NOTIFIER="webhook", NOTIFY_WEBHOOK_URL=None)
 
     notification = assign_and_notify(filed, make_department())
 
-    assert notify.deliver_pending() == (0, 0)
-    notification = reload(notification)
+    assert committed_status(filed.id) == Status.ASSIGNED.value
     assert (notification.status, notification.attempts) == (NotificationStatus.PENDING, 0)
+    assert "not configured" in notification.last_error
+    assert notification.next_attempt_at > utcnow()
+    assert notify.deliver_pending() == (0, 0)  # not due yet
+    with later(minutes=2):
+        notify.deliver_pending()  # due, and still not configured
+    assert (reload(notification).status, reload(notification).attempts) == (NotificationStatus.PENDING, 0)
+
+    with robot_stand_in() as server:  # the admin sets the webhook up
+        app.config.update(NOTIFY_WEBHOOK_URL=server.url(ROBOT_PATH))
+        with later(minutes=5):
+            assert notify.deliver_pending() == (1, 0)
+    assert (reload(notification).status, reload(notification).attempts) == (NotificationStatus.SENT, 1)
+    assert bodies(server)[0]["liaison"]["reference"] == filed.reference
 
 
 # --- privacy ---------------------------------------------------------------------------------
@@ -297,13 +305,17 @@ def test_an_unconfigured_webhook_leaves_the_message_pending_and_raises_nothing(a
 
 def test_the_payload_never_holds_the_contacts_name_or_phone_or_the_uscc(app, robot):
     # An enterprise that types its contact details into the description, where the title comes from.
-    filed = file_a_request(description=f"{CONTACT}13812345678 {USCC}：车间缺少熟练焊工二十名")
+    # It asked for SMS: the enterprise's own messages say no more than the others.
+    filed = file_a_request(description=f"{CONTACT}13812345678 {USCC}：车间缺少熟练焊工二十名", sms_opt_in=True)
 
-    notification = assign_and_notify(filed, make_department())
+    assign_and_notify(filed, make_department())
 
-    assert robot.bodies()
-    for text in [json.dumps(reload(notification).payload, ensure_ascii=False)] + [
-        json.dumps(body, ensure_ascii=False) for body in robot.received
+    payloads = db.session.scalars(sa.select(Notification.payload)).all()
+    assert {NotificationChannel.INBOX, NotificationChannel.NOTIFIER, NotificationChannel.SMS} <= set(
+        db.session.scalars(sa.select(Notification.channel)))
+    assert len(robot.received) == 2  # the filing's and the assignment's
+    for text in [json.dumps(payload, ensure_ascii=False) for payload in payloads] + [
+        json.dumps(body, ensure_ascii=False) for body in robot.json_bodies()
     ]:
         assert "13812345678" not in text and PHONE not in text
         assert CONTACT not in text
@@ -336,6 +348,21 @@ def test_notify_retry_sends_what_is_due_and_prints_the_counts(app, filed, runner
     assert reload(notification).status is NotificationStatus.SENT
 
 
+def test_notify_worker_sends_what_the_app_only_wrote_and_stops_when_told(app, runner):
+    app.config["NOTIFY_DELIVER_IMMEDIATELY"] = False  # the app's workers only write (deploy/)
+    filed = [file_a_request() for _ in range(3)]
+    pending = sa.select(sa.func.count()).select_from(Notification).where(
+        Notification.status == NotificationStatus.PENDING, Notification.request_id.in_([r.id for r in filed]))
+    assert db.session.scalar(pending) == 3  # each filing's message to its deputy, not sent yet
+
+    result = runner.invoke(args=["notify-worker", "--max-seconds", "1", "--idle-seconds", "0.1"])
+
+    assert result.exit_code == 0, result.output
+    assert "Sent 3, failed 0." in result.output
+    db.session.expire_all()
+    assert db.session.scalar(pending) == 0
+
+
 # --- a filing through the form: the worker's courier sends the deputy's message ----------------
 
 
@@ -348,11 +375,11 @@ def test_a_filing_through_the_form_reaches_its_deputy_by_the_courier(app, client
     assert response.status_code == 303
     assert notify.courier().wait_until_idle(timeout=30)
     filed = db.session.scalars(sa.select(Request)).one()
-    [body] = robot.bodies("new_request")
+    [body] = bodies(robot, "new_request")
     assert body["liaison"]["reference"] == filed.reference and body["liaison"]["recipient"] == "陆建国"
     assert body["text"]["content"].startswith("@陆建国 ")
     assert body["liaison"]["link"] == f"https://liaison.example.cn/desk/requests/{filed.id}"
-    [notification] = db.session.scalars(sa.select(Notification)).all()
+    notification = message(NotificationKind.NEW_REQUEST)
     assert (notification.recipient_deputy_id, notification.status) == (code.deputy_id, NotificationStatus.SENT)
 
 
@@ -364,10 +391,12 @@ def test_a_filing_whose_worker_dies_before_its_courier_sends_goes_with_the_retry
 
     assert client.post(f"/q/{code.token}/file", data=form_data()).status_code == 303
 
-    assert robot.bodies("new_request") == []
+    assert bodies(robot, "new_request") == []
     with db.engine.connect() as connection:  # committed with the request, in its transaction
-        assert connection.scalar(sa.select(Notification.__table__.c.status)) == NotificationStatus.PENDING.value
+        table = Notification.__table__
+        assert connection.scalar(sa.select(table.c.status).where(
+            table.c.channel == NotificationChannel.NOTIFIER)) == NotificationStatus.PENDING.value
     result = runner.invoke(args=["notify-retry"])
     assert "Sent 1, failed 0." in result.output
-    [body] = robot.bodies("new_request")
+    [body] = bodies(robot, "new_request")
     assert body["liaison"]["recipient"] == "陆建国"

@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from liaison_app.extensions import db
 from liaison_app.models import Outcome, Rating, Role
+from liaison_app.services import publication
 from liaison_app.services import workflow as wf
 from tests.factories import Tree, make_department, make_request, make_user
 from tests.test_access_matrix import assigned, escalated, fresh, submitted, user_for
@@ -53,8 +53,9 @@ ASSIGNED = {
     "admin": SEES_CONTACT,
     "anonymous": LOGIN,
 }
-# Escalated to the county: the township's deputies keep the card but no longer handle it.
-ESCALATED = dict(ASSIGNED, deputy=CARD_ONLY, colleague=CARD_ONLY, township_staff=NOT_FOUND, township_unit=NOT_FOUND)
+# Escalated to the county: the township's deputies keep the card but no longer handle it; the
+# township's staff keep it read only, with the contact, to tell the enterprise of its result.
+ESCALATED = dict(ASSIGNED, deputy=CARD_ONLY, colleague=CARD_ONLY, township_unit=NOT_FOUND)
 # Waiting to be claimed: no department has it yet.
 SUBMITTED = dict(ASSIGNED, township_unit=NOT_FOUND)
 
@@ -94,9 +95,11 @@ def test_the_tracking_page_and_the_public_board_show_no_contact(client, tree):
                       text="转贷基金已到位")
     wf.accept_answer(fresh(req), actor=tree.deputy_user, version=fresh(req).version)
     wf.rate_request(fresh(req), version=fresh(req).version, rating=Rating.SATISFIED)
+    # The summary names the contact and his phone: the board shows it with them removed.
+    publication.save_public_summary(fresh(req), actor=tree.deputy_user, version=fresh(req).version,
+                                    problem=f"{NAME}（13912345678）反映续贷需要过桥资金", result="公示：转贷基金已到位")
+    publication.approve_public_summary(fresh(req), actor=tree.deputy_user, version=fresh(req).version, confirmed=True)
     req = fresh(req)
-    req.public_summary = "公示：转贷基金已到位"
-    db.session.commit()
 
     for path in (f"/t/{req.tracking_token}", f"/board/station/{tree.station.id}",
                  f"/board/jurisdiction/{tree.county.id}"):
@@ -104,6 +107,7 @@ def test_the_tracking_page_and_the_public_board_show_no_contact(client, tree):
         assert response.status_code == 200, path
         page = response.get_data(as_text=True)
         assert NAME not in page and SHOWN_PHONE not in page and MASKED_PHONE not in page and "13912345678" not in page
+        assert path.startswith("/t/") or "公示：转贷基金已到位" in page
 
 
 # --- staff seeing a contact is logged ---------------------------------------------------------

@@ -8,7 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from liaison_app.extensions import db
-from liaison_app.models import Notification, NotificationKind, Outcome, Rating, Request, RequestCase, Role, utcnow
+from liaison_app.models import (
+    Notification, NotificationChannel, NotificationKind, Outcome, Rating, Request, RequestCase, Role, utcnow,
+)
 from liaison_app.services import supervision as sv
 from liaison_app.services import workflow as wf
 from liaison_app.services.supervision import OverdueKind
@@ -175,9 +177,14 @@ def test_remind_in_one_tap_without_htmx_writes_the_event_queues_a_message_and_go
     assert response.status_code == 303 and response.headers["Location"].endswith("/oversight/overdue")
     [event] = events(late, Action.REMIND)
     assert event.actor_user_id == tree.staff["county"].id and not event.is_public
-    notification = db.session.scalars(sa.select(Notification).where(Notification.request_id == late.id,
-                                                                    Notification.kind == NotificationKind.REMINDED)).one()
-    assert notification.recipient_department_id == tree.departments["township"].id
+    # The department holds it: its officer, in their 消息 list, and named in the group message.
+    reminded = db.session.scalars(sa.select(Notification).where(Notification.request_id == late.id,
+                                                                Notification.kind == NotificationKind.REMINDED)).all()
+    officer = tree.officers["township"]
+    assert {(n.channel, n.recipient_user_id) for n in reminded} == {
+        (NotificationChannel.INBOX, officer.id), (NotificationChannel.NOTIFIER, None)}
+    assert next(n for n in reminded if n.channel is NotificationChannel.NOTIFIER).payload["recipient"] == (
+        officer.display_name)
 
 
 def test_remind_with_htmx_swaps_the_row_to_show_it_was_sent(client, tree, htmx):
@@ -191,9 +198,13 @@ def test_remind_with_htmx_swaps_the_row_to_show_it_was_sent(client, tree, htmx):
     assert page.lstrip().startswith(f'<li id="request-{late.id}-overdue-claim"')
     assert "已催办" in page and "超期 3 天" in page and "<html" not in page
     assert len(events(late, Action.REMIND)) == 1
-    # Nobody is told twice by one tap: the deputy the request was addressed to gets one message.
-    assert db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
-        Notification.request_id == late.id, Notification.kind == NotificationKind.REMINDED)) == 1
+    # Nobody is told twice by one tap: the deputy it was addressed to is also one of the station's,
+    # who hold its queue with the township's staff; each gets one message, and one goes to the group.
+    reminded = db.session.scalars(sa.select(Notification).where(
+        Notification.request_id == late.id, Notification.kind == NotificationKind.REMINDED)).all()
+    inbox = [n.recipient_user_id for n in reminded if n.channel is NotificationChannel.INBOX]
+    assert sorted(inbox) == sorted([tree.deputy_user.id, tree.colleague_user.id, tree.staff["township"].id])
+    assert [n.channel for n in reminded if n.channel is not NotificationChannel.INBOX] == [NotificationChannel.NOTIFIER]
 
 
 def test_a_closed_request_cannot_be_reminded(client, tree, htmx):
@@ -341,7 +352,8 @@ def test_assigning_a_case_reports_what_was_skipped_and_why(tree):
     reasons = {skipped.reference: str(skipped.reason) for skipped in result.skipped}
     assert set(reasons) == {already.reference, escalated.reference}
     assert "待签收" in reasons[already.reference]
-    assert reasons[escalated.reference] == "不在您的查看范围内。"  # township staff no longer see it
+    # Township staff keep sight of it, read only: the reason names the level that holds it now.
+    assert reasons[escalated.reference] == "该诉求在太仓市办理，请选择该级的承办单位。"
     assert fresh(escalated).status is Status.SUBMITTED and fresh(escalated).case_id == case.id
 
 

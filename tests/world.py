@@ -24,8 +24,10 @@ from tests.factories import (
     make_department,
     make_enterprise,
     make_jurisdiction,
+    make_message,
     make_qr_code,
     make_request,
+    make_robot,
     make_station,
     make_user,
 )
@@ -113,6 +115,11 @@ def build_world() -> World:
         ids["tracking_token"] = db.session.get(Request, ids["request_id"]).tracking_token
     near["reset_token"] = issue_reset(tree.colleague_user, actor=tree.admin).token
     far["reset_token"] = issue_reset(far_staff, actor=tree.admin).token
+    near["robot_id"] = make_robot(station=tree.station).id
+    far["robot_id"] = make_robot(station=far_station).id
+    # A message in the deputy's 消息 list, and one in 万安县 staff's.
+    near["message_id"] = make_message(tree.deputy_user, db.session.get(Request, near["request_id"])).id
+    far["message_id"] = make_message(far_staff, db.session.get(Request, far["request_id"])).id
     return World(tree=tree, near=near, far=far, far_staff=far_staff, owners=OWNERS)
 
 

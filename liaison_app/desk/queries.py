@@ -54,14 +54,22 @@ def tabs_for(user: User) -> list[Tab]:
             overdue,
             Tab("answered", _l("Answered"), Request.status.notin_([Status.ASSIGNED, Status.IN_PROGRESS])),
         ]
-    here = (Request.jurisdiction_id == user.jurisdiction_id) if user.role is Role.STAFF else sa.true()
-    tabs = [
-        Tab("queue", _l("To claim"), sa.and_(here, Request.status == Status.SUBMITTED)),
-        Tab("level", _l("In hand at my level"), sa.and_(here, open_, Request.status != Status.SUBMITTED)),
+    if user.role is Role.ADMIN:
+        return [Tab("queue", _l("To claim"), Request.status == Status.SUBMITTED),
+                Tab("level", _l("In hand at my level"), sa.and_(open_, Request.status != Status.SUBMITTED)),
+                overdue, Tab("all", _l("All"), sa.true())]
+    here = Request.jurisdiction_id == user.jurisdiction_id
+    return [
+        Tab("queue", _l("To claim"), sa.and_(here, Request.status == Status.SUBMITTED), view="subtree"),
+        Tab("level", _l("In hand at my level"), sa.and_(here, open_, Request.status != Status.SUBMITTED),
+            view="subtree"),
+        Tab("below", _l("Below my level"), sa.and_(Request.jurisdiction_id != user.jurisdiction_id, open_),
+            view="subtree"),
+        # Sent up from here: followed read only until its result can be told to the enterprise.
+        Tab("above", _l("Escalated above"), sa.true(), view="escalated_above"),
+        Tab("overdue", _l("Overdue"), overdue_clause(today), view="subtree"),
+        Tab("all", _l("All"), sa.true()),
     ]
-    if user.role is Role.STAFF:
-        tabs.append(Tab("below", _l("Below my level"), sa.and_(Request.jurisdiction_id != user.jurisdiction_id, open_)))
-    return tabs + [overdue, Tab("all", _l("All"), sa.true())]
 
 
 @dataclass

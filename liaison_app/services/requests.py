@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
+from .. import access
 from ..extensions import db
 from ..models import (
     Attachment,
@@ -18,20 +19,21 @@ from ..models import (
     Enterprise,
     Deputy,
     Jurisdiction,
-    NotificationKind,
     QRCode,
     ReferenceCounter,
     Request,
     RequestEvent,
     RequestKind,
     Station,
+    User,
     station_deputies,
     title_from,
     utcnow,
 )
+from ..validators import is_mobile
 from ..workdays import claim_due_on, now_local, today_local
 from ..workflow import Action, Actor, WorkflowError, next_status
-from . import notify
+from . import notify, routing
 from .photos import ProcessedPhoto, commit_with_photos, photo_columns
 
 
@@ -56,6 +58,7 @@ class Filing:
     category: Category
     description: str
     public_consent: bool
+    sms_opt_in: bool = False  # 短信通知办理进度: kept only for a mobile number
 
 
 @dataclass(frozen=True)
@@ -63,19 +66,22 @@ class Route:
     """Where a filing through a QR code goes: the code, the deputy it addresses (if any), the
     station and jurisdiction it queues at, and whether the code still takes filings. A deputy's
     code queues at the deputy's first station's jurisdiction (at the deputy's congress when the
-    deputy has no station); a station's code at that station."""
+    deputy has no station); a station's code at that station. A request staff or a deputy
+    record on the enterprise's behalf has no code and names its channel (station_route)."""
 
-    qr_code_id: int
+    qr_code_id: Optional[int]
     deputy_id: Optional[int]
     deputy_name: Optional[str]
     station_id: Optional[int]
     jurisdiction_id: int
     jurisdiction_name: str
     live: bool
+    channel: Optional[Channel] = None  # None: the code's (QR_DEPUTY or QR_STATION)
 
     def columns(self) -> dict:
         """The request's columns that the route decides."""
-        return dict(channel=Channel.QR_DEPUTY if self.deputy_id else Channel.QR_STATION, qr_code_id=self.qr_code_id,
+        channel = self.channel or (Channel.QR_DEPUTY if self.deputy_id else Channel.QR_STATION)
+        return dict(channel=channel, qr_code_id=self.qr_code_id,
                     addressed_deputy_id=self.deputy_id, station_id=self.station_id,
                     jurisdiction_id=self.jurisdiction_id, filed_jurisdiction_id=self.jurisdiction_id)
 
@@ -112,6 +118,13 @@ def route_by_token(token: str) -> Optional[Route]:
     target_active = deputy_active if deputy_id is not None else station_active
     return Route(code_id, deputy_id, deputy_name, station_id, jurisdiction_id, jurisdiction_name,
                  live=revoked_at is None and bool(target_active))
+
+
+def station_route(station: Station, channel: Channel) -> Route:
+    """Where a request recorded at a station on an enterprise's behalf goes (来访, 来电, 来信,
+    12345转办, 政企恳谈会...): that station's queue, as its QR code's filings do."""
+    return Route(None, None, None, station.id, station.jurisdiction_id, station.jurisdiction.name,
+                 live=station.active, channel=channel)
 
 
 def record_event(
@@ -163,10 +176,15 @@ def open_request(*, reference: str, actor: Actor, actor_user=None, description: 
 
 
 def file_request(
-    filing: Filing, *, route: Route, idempotency_key: str, photos: list[ProcessedPhoto] = ()
+    filing: Filing, *, route: Route, idempotency_key: str, photos: list[ProcessedPhoto] = (),
+    recorded_by: Optional[User] = None,
 ) -> tuple[Request, bool]:
     """提交诉求: one transaction writes the request, its first event, its photos and the
     deputy's notification (sent after the commit, see services/notify.py).
+
+    `recorded_by`: staff or a deputy filing on the enterprise's behalf (代为登记, desk/intake.py);
+    the FILE event is theirs. Who may file at which station is the caller's to check
+    (access.intake_stations).
 
     The same idempotency key always yields the same request: a double tap or a
     retried POST returns the first one (created=False) and writes nothing. The key's
@@ -175,7 +193,8 @@ def file_request(
     """
     request = open_request(
         reference="",  # taken last, below
-        actor=Actor.ENTERPRISE,
+        actor=Actor.ENTERPRISE if recorded_by is None else access.actor_kind(recorded_by),
+        actor_user=recorded_by,
         idempotency_key=idempotency_key,
         kind=filing.kind,
         category=filing.category,
@@ -184,20 +203,22 @@ def file_request(
         contact_name=filing.contact_name,
         contact_phone=filing.contact_phone,
         public_consent=filing.public_consent,
+        sms_opt_in=filing.sms_opt_in and is_mobile(filing.contact_phone),
         **route.columns(),
     )
     event = request.events[0]
+    # Who is told is worked out first: the counter row below is locked until the commit.
+    announcement = notify.prepare(routing.route_for_filing(request), request, jurisdiction_name=route.jurisdiction_name)
     try:
         # The year's counter row stays locked until the commit, and every filing of the year
         # waits for it: everything else is read and built before, and once the number is
-        # taken three Core INSERTs write the request, its event and the deputy's message
+        # taken Core INSERTs write the request, its event and its messages
         # (the unit of work took twice as long to sort and write them: docs/benchmarks.md).
         request.reference = _next_reference()
         request.id = db.session.scalar(_INSERT_REQUEST, _columns(request, enterprise_id=request.enterprise.id))
-        event.id = db.session.scalar(_INSERT_EVENT, _columns(event, request_id=request.id))
-        if route.deputy_id is not None:
-            notify.queue_for_written_request(NotificationKind.NEW_REQUEST, request, deputy_id=route.deputy_id,
-                                             recipient=route.deputy_name, jurisdiction_name=route.jurisdiction_name)
+        event.id = db.session.scalar(_INSERT_EVENT, _columns(event, request_id=request.id,
+                                                             actor_user_id=recorded_by and recorded_by.id))
+        announcement.write(request)
         commit_with_photos(photos, lambda photo, stored_name: Attachment(
             request_id=request.id, event_id=event.id, **photo_columns(photo, stored_name)))
     except IntegrityError:

@@ -150,7 +150,7 @@ def overdue_rows(query: sa.Select, today: date) -> list[OverdueRow]:
                  selectinload(Request.department), selectinload(Request.claimant))
         .order_by(Request.id)
     ).all()
-    acknowledge_deadlines = _acknowledge_deadlines(
+    acknowledge_deadlines = acknowledge_due_dates(
         {local_date(req.assigned_at) for req in requests if req.status is Status.ASSIGNED and req.assigned_at}
     )
     reminded = _last_reminders([req.id for req in requests])
@@ -174,7 +174,7 @@ def _deadlines(req: Request, acknowledge_deadlines: dict[date, date]) -> list[tu
     return deadlines
 
 
-def _acknowledge_deadlines(days: set[date]) -> dict[date, date]:
+def acknowledge_due_dates(days: set[date]) -> dict[date, date]:
     """acknowledge_due_on() for many assignment days, reading the holiday table once."""
     return workdays.add_working_days_to_each(days, current_app.config["ACKNOWLEDGE_DUE_WORKING_DAYS"])
 
@@ -215,6 +215,19 @@ def overdue_clauses(today: date) -> dict[OverdueKind, sa.ColumnElement]:
         OverdueKind.ACKNOWLEDGE: sa.and_(Request.status == Status.ASSIGNED, Request.assigned_at < acknowledge_before),
         OverdueKind.RESPONSE: sa.and_(Request.status.in_([Status.ASSIGNED, Status.IN_PROGRESS]),
                                       Request.due_on < today),
+    }
+
+
+def due_clauses(day: date) -> dict[OverdueKind, sa.ColumnElement]:
+    """Each kind of deadline that falls on `day` exactly (flask notify-deadlines: due tomorrow)."""
+    assigned_from = utc_start_of(first_day_not_late_to_acknowledge(day))
+    assigned_before = utc_start_of(first_day_not_late_to_acknowledge(day + timedelta(days=1)))
+    return {
+        OverdueKind.CLAIM: sa.and_(Request.status == Status.SUBMITTED, Request.claim_due_on == day),
+        OverdueKind.ACKNOWLEDGE: sa.and_(Request.status == Status.ASSIGNED, Request.assigned_at >= assigned_from,
+                                         Request.assigned_at < assigned_before),
+        OverdueKind.RESPONSE: sa.and_(Request.status.in_([Status.ASSIGNED, Status.IN_PROGRESS]),
+                                      Request.due_on == day),
     }
 
 
@@ -310,7 +323,7 @@ def _rows_for(wanted: list[tuple[int, OverdueKind]], today: date) -> list[Overdu
         sa.select(Request).where(Request.id.in_(ids))
         .options(selectinload(Request.jurisdiction), selectinload(Request.enterprise),
                  selectinload(Request.department), selectinload(Request.claimant)))}
-    acknowledge_deadlines = _acknowledge_deadlines(
+    acknowledge_deadlines = acknowledge_due_dates(
         {local_date(req.assigned_at) for req in loaded.values() if req.assigned_at})
     reminded = _last_reminders(ids)
     rows = []

@@ -52,10 +52,11 @@ from ..models import (
     utcnow,
 )
 from ..models.visits import visit_deputies, visit_enterprises
-from ..validators import InvalidValue, normalise_phone
+from ..validators import InvalidValue, is_mobile, normalise_phone
 from ..workdays import now_local, today_local
 from ..workflow import Action
 from .enterprises import matching
+from . import notify
 from .photos import ProcessedPhoto, commit_with_photos, photo_columns
 from .requests import open_request, record_event, reserve_references
 
@@ -271,13 +272,16 @@ def log_visit(*, actor: User, form: VisitForm, held_on: date, enterprise_ids: It
     except IntegrityError:
         # The same key committed a moment ago (a double tap on another connection).
         db.session.rollback()
+        notify.forget_queued()
         existing = _by_idempotency_key(idempotency_key)
         if existing is None:
             raise
         return existing, False
     except BaseException:
         db.session.rollback()
+        notify.forget_queued()
         raise
+    notify.deliver_after_commit()
     log.info("visit %s (%s, %s) logged by user %s at jurisdiction %s: %d enterprises, %d deputies, "
              "%d photos, requests %s", visit.id, form.value, held_on.isoformat(), actor.id, plan.jurisdiction.id,
              len(plan.enterprises), len(plan.deputies), len(photos),
@@ -436,11 +440,14 @@ def _write(plan: _Plan, *, actor: User, form: VisitForm, held_on: date, notes: s
             category=problem.category, enterprise=problem.enterprise, contact_name=problem.contact_name,
             contact_phone=problem.contact_phone, channel=channel, visit_id=visit.id, addressed_deputy=plan.deputy,
             station=plan.station, jurisdiction=plan.jurisdiction, filed_jurisdiction=plan.jurisdiction,
+            # The enterprise gets its tracking link by SMS (the notification layer sends it).
+            sms_opt_in=is_mobile(problem.contact_phone),
         )
         # Raised to the deputy in person, so theirs at once: nobody else can see it before the commit.
         record_event(request, Action.CLAIM, actor_kind, actor_user=actor)
         request.claimant, request.claimed_at = actor, utcnow()
         db.session.add(request)
+        notify.announce("recorded", request)
         plan.references.append(reference)
     return visit
 

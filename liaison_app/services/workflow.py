@@ -7,7 +7,8 @@ Each function checks who may act (access.check), that the form was not stale
 A WorkflowError means nothing was changed.
 """
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Optional
 
 import sqlalchemy as sa
@@ -17,7 +18,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import access
 from ..extensions import db
-from ..models import Department, NotificationKind, Outcome, Rating, Request, RequestEvent, User, utcnow
+from ..models import (
+    Department, Outcome, PhoneRating, Rating, Request, RequestEvent, User, utcnow,
+)
 from ..workdays import claim_due_on, response_due_on, today_local
 from ..workflow import Action, Actor, Status, WorkflowError, next_status
 from . import notify
@@ -66,6 +69,7 @@ def claim_request(req: Request, *, actor: User) -> RequestEvent:
         actor_kind=access.actor_kind(actor), actor=actor, jurisdiction_id=req.jurisdiction_id, is_public=True,
     )
     db.session.add(event)
+    notify.announce("claimed", req)
     _commit()
     return event
 
@@ -81,6 +85,7 @@ def reject_request(req: Request, *, actor: User, version: int, reason: str) -> R
     """不予受理: out of scope or abuse; the reason is shown to the enterprise."""
     event = _act(req, Action.REJECT, actor=actor, version=version, note=reason)
     req.closed_at = utcnow()
+    notify.announce("outcome", req, note=reason)
     _commit()
     return event
 
@@ -119,7 +124,7 @@ def assign_request(req: Request, *, actor: User, version: int, department: Depar
     req.assigned_at = utcnow()
     req.due_on = due_on
     req.extension_due_on = None
-    notify.queue(NotificationKind.ASSIGNED, req, department=department)
+    notify.announce("assigned", req, note=note)
     _commit()
     return event
 
@@ -133,7 +138,7 @@ def escalate_request(req: Request, *, actor: User, version: int, reason: str) ->
     req.jurisdiction = parent
     event = _record(req, Action.ESCALATE, actor=actor, note=reason)
     _back_in_queue(req)
-    notify.queue(NotificationKind.ESCALATED, req)
+    notify.announce("escalated", req, note=reason)
     _commit()
     return event
 
@@ -147,6 +152,7 @@ def send_down(req: Request, *, actor: User, version: int, reason: str) -> Reques
     req.jurisdiction = lower
     event = _record(req, Action.SEND_DOWN, actor=actor, note=reason)
     _back_in_queue(req)
+    notify.announce("sent_down", req, note=reason)
     _commit()
     return event
 
@@ -155,6 +161,8 @@ def accept_answer(req: Request, *, actor: User, version: int, note: str = "") ->
     """审核通过: the answer goes to the enterprise, which is asked to rate it."""
     event = _act(req, Action.ACCEPT, actor=actor, version=version, note=note)
     req.rating_due_on = today_local() + timedelta(days=current_app.config["RATING_DAYS"])
+    notify.announce("accepted", req)
+    notify.announce("outcome", req)
     _commit()
     return event
 
@@ -164,19 +172,26 @@ def send_back(req: Request, *, actor: User, version: int, reason: str) -> Reques
     event = _act(req, Action.SEND_BACK, actor=actor, version=version, note=reason, public=False)
     req.outcome = None
     req.replied_at = None
-    notify.queue(NotificationKind.RETURNED, req, department=req.department, note=reason)
+    notify.announce("sent_back", req, note=reason)
     _commit()
     return event
 
 
 def reopen_request(req: Request, *, actor: User, version: int, reason: str) -> RequestEvent:
     """重新办理: staff take a closed or withdrawn request up again, under supervision."""
-    event = _act(req, Action.REOPEN, actor=actor, version=version, note=reason)
+    _authorise(req, Action.REOPEN, actor=actor, version=version)
+    if req.public_summary_approved_at is not None:
+        # 公示: off the board, since the result may change; approved anew once it closes again.
+        _record(req, Action.WITHDRAW_PUBLIC_SUMMARY, actor=actor, public=False)
+        req.public_summary_approved_at = None
+        req.public_summary_approved_by = None
+    event = _record(req, Action.REOPEN, actor=actor, note=reason)
     _back_in_queue(req)
     req.closed_at = None
     req.rating = None
     req.rating_due_on = None
     req.is_supervised = True
+    notify.announce("reopened", req, note=reason)
     _commit()
     return event
 
@@ -184,12 +199,7 @@ def reopen_request(req: Request, *, actor: User, version: int, reason: str) -> R
 def remind(req: Request, *, actor: User, note: str = "") -> RequestEvent:
     """催办: staff of this or a higher level nudge whoever holds the request now."""
     event = _act(req, Action.REMIND, actor=actor, version=req.version, note=note, public=False)
-    if req.department is not None and req.status in (Status.ASSIGNED, Status.IN_PROGRESS):
-        notify.queue(NotificationKind.REMINDED, req, department=req.department, note=note)
-    elif req.claimant is not None:
-        notify.queue(NotificationKind.REMINDED, req, user=req.claimant, note=note)
-    else:
-        notify.queue(NotificationKind.REMINDED, req, deputy=req.addressed_deputy, note=note)
+    notify.announce("reminded", req, note=note)
     _commit()
     return event
 
@@ -209,6 +219,7 @@ def supervise(req: Request, *, actor: User, key: bool = False, note: str = "", l
     req.is_key_supervision = req.is_key_supervision or key
     if leader:
         req.key_supervision_leader = leader
+    notify.announce("supervised", req, note=note)
     _commit()
     return event
 
@@ -230,8 +241,7 @@ def return_request(req: Request, *, actor: User, version: int, reason: str) -> R
     req.due_on = None
     req.assigned_at = None
     req.return_count += 1
-    if req.claimant is not None:
-        notify.queue(NotificationKind.RETURNED, req, user=req.claimant, note=reason)
+    notify.announce("returned", req, note=reason)
     _commit()
     return event
 
@@ -241,8 +251,7 @@ def respond(req: Request, *, actor: User, version: int, outcome: Outcome, text: 
     event = _act(req, Action.RESPOND, actor=actor, version=version, note=text)
     req.outcome = outcome
     req.replied_at = utcnow()
-    if req.claimant is not None:
-        notify.queue(NotificationKind.RESPONDED, req, user=req.claimant)
+    notify.announce("responded", req, note=text)
     _commit()
     return event
 
@@ -253,6 +262,7 @@ def request_extension(req: Request, *, actor: User, version: int, until: date, r
         raise InvalidInput(_l("The new due date must be later than the current one."))
     event = _act(req, Action.REQUEST_EXTENSION, actor=actor, version=version, note=reason)
     req.extension_due_on = until
+    notify.announce("extension_requested", req, note=reason, deadline=until)
     _commit()
     return event
 
@@ -272,16 +282,34 @@ def decide_extension(req: Request, *, actor: User, version: int, approve: bool, 
 # --- the enterprise ----------------------------------------------------------------------
 
 
-def rate_request(req: Request, *, version: int, rating: Rating, comment: str = "") -> RequestEvent:
+@dataclass(frozen=True)
+class PhoneCall:
+    """电话回访: staff called the enterprise and took its rating on the phone."""
+
+    called_by: User
+    called_at: datetime  # naive UTC, to the minute as typed
+    person_reached: str = ""
+
+
+def rate_request(req: Request, *, version: int, rating: Rating, comment: str = "",
+                 by_phone: Optional[PhoneCall] = None) -> RequestEvent:
     """满意度评价. 满意 / 基本满意 close it; 不满意 reopens it to the same claimant and
-    department, under supervision, with a new deadline (企业不满意不收兵)."""
+    department, under supervision, with a new deadline (企业不满意不收兵).
+
+    `by_phone`: a rating staff took in a 电话回访. It counts as the enterprise's own; the
+    event's actor is the caller, and a PhoneRating row says when and whom they reached."""
     _check_version(req, version)
     comment = (comment or "").strip()
+    actor, actor_user = Actor.ENTERPRISE, None
+    if by_phone is not None:
+        access.check(by_phone.called_by, Action.RATE, req)
+        _check_call_time(req, by_phone.called_at)
+        actor, actor_user = access.actor_kind(by_phone.called_by), by_phone.called_by
     if rating is Rating.UNSATISFIED:
         if not comment:
             raise InvalidInput(_l("Please tell us what is still not solved."))
         action = Action.REOPEN_UNSATISFIED if req.department_id else Action.REOPEN_TO_CLAIMANT
-        event = record_event(req, action, Actor.ENTERPRISE, note=comment)
+        event = record_event(req, action, actor, actor_user=actor_user, note=comment)
         req.is_supervised = True
         req.outcome = None
         req.replied_at = None
@@ -289,17 +317,30 @@ def rate_request(req: Request, *, version: int, rating: Rating, comment: str = "
         if req.department_id:
             req.due_on = response_due_on(today_local())
     elif rating in (Rating.SATISFIED, Rating.MOSTLY_SATISFIED):
-        event = record_event(req, Action.RATE, Actor.ENTERPRISE, note=comment)
+        event = record_event(req, Action.RATE, actor, actor_user=actor_user, note=comment)
         req.closed_at = utcnow()
     else:
         raise InvalidInput(_l("Please choose a rating."))
     req.rating = rating
     req.rating_comment = comment
+    req.rated_by_phone = by_phone is not None
     req.updated_at = utcnow()
-    if req.claimant is not None:
-        notify.queue(NotificationKind.RATED, req, user=req.claimant)
+    if by_phone is not None:
+        db.session.add(PhoneRating(request=req, event=event, called_by=by_phone.called_by,
+                                   called_at=by_phone.called_at, person_reached=by_phone.person_reached.strip(),
+                                   rating=rating, comment=comment))
+    notify.announce("unsatisfied" if rating is Rating.UNSATISFIED else "rated", req, note=comment)
     _commit()
     return event
+
+
+def _check_call_time(req: Request, called_at: datetime) -> None:
+    """A call is recorded after it happened, and after the answer it asks about (both to the
+    minute, as the form gives it)."""
+    if called_at > utcnow():
+        raise InvalidInput(_l("The call cannot be in the future."))
+    if req.replied_at is not None and called_at < req.replied_at.replace(second=0, microsecond=0):
+        raise InvalidInput(_l("The call cannot be before the answer it asks about."))
 
 
 def close_unrated(today: Optional[date] = None) -> int:

@@ -326,10 +326,13 @@ def test_escalated_twice_and_answered_from_the_city(page, new_context, tree, che
     open_action(county, "escalate")
     county.fill("#escalate-reason", "需市级统筹道路改造计划。")
     county.click(".request-card form[action$='/escalate'] button[type=submit]")
-    county.wait_for_url("**/desk/")  # above the county: out of its staff's view, back to the list
-    assert county.inner_text("main .notice-success") == "已上报上一级。"
-    assert county.locator(f"#request-{req.id}-row").count() == 0
+    # Above the county now: its staff keep the card, read only, to tell the enterprise its result.
+    county.locator(".request-card .notice-success", has_text="已上报上一级。").wait_for()
+    assert card_status(county) == "待受理"
+    assert action_names(county) == set()
     check(county, "county-escalated")
+    county.goto("/desk/?tab=above")
+    assert county.locator(f"#request-{req.id}-row").count() == 1
     at_city = fresh(req.id)
     assert (at_city.status, at_city.jurisdiction_id, at_city.claimant_id) == (Status.SUBMITTED, tree.city.id, None)
 
@@ -375,7 +378,7 @@ def test_escalated_twice_and_answered_from_the_city(page, new_context, tree, che
     check(deputy, "township-follows")
 
 
-def test_without_javascript_staff_who_escalate_above_their_level_land_on_their_list(new_context, tree, shot):
+def test_without_javascript_staff_who_escalate_above_their_level_keep_the_card(new_context, tree, shot):
     # The county office's old PC, scripts off: the plain form post must end on a page, not on a 404.
     req = make_request(deputy=tree.deputy, jurisdiction=tree.county)
     db.session.commit()
@@ -388,8 +391,8 @@ def test_without_javascript_staff_who_escalate_above_their_level_land_on_their_l
     office.click(".request-card details.action:has(form[action$='/escalate']) > summary")
     office.fill("#escalate-reason", "需市级统筹。")
     office.click(".request-card form[action$='/escalate'] button[type=submit]")
-    office.wait_for_url("**/desk/")
-    assert office.inner_text("main .notice-success") == "已上报上一级。"
-    assert office.locator(f"#request-{req.id}-row").count() == 0
+    office.wait_for_url(f"**/desk/requests/{req.id}?done=escalate")  # still in sight, read only
+    assert office.inner_text(".request-card .notice-success") == "已上报上一级。"
+    assert action_names(office) == set()
     shot(office, "county-escalated-no-js")  # axe needs scripts: the same page is checked in the test above
     assert (fresh(req.id).jurisdiction_id, fresh(req.id).status) == (tree.city.id, Status.SUBMITTED)
