@@ -23,3 +23,6 @@ def _never_cache(response):
 from . import views  # noqa: E402,F401
 from . import receptions  # noqa: E402,F401
 from . import visits  # noqa: E402,F401
+from . import intake  # noqa: E402,F401
+from . import messages  # noqa: E402,F401
+from . import preferences  # noqa: E402,F401
