@@ -10,6 +10,9 @@ What is limited, each in a setting (config.py, README "Rate limits and lockout")
 - filings, per client address and per QR code (FILING_LIMIT_PER_IP, FILING_LIMIT_PER_CODE);
 - tracking links that do not exist, per client address (TRACKING_MISSES_PER_IP): a guesser
   is stopped while the people who open their own links (found, so not counted) are not.
+- codes asked for by 找回我的诉求 (/find), per number and per client address
+  (FIND_CODES_PER_PHONE, FIND_CODES_PER_IP): a number is not flooded with texts, nor the
+  SMS bill run up; the tries at each code are counted in the database (services/find.py).
 
 Why the account lock cannot keep a deputy out: anyone can type a deputy's phone number and
 a hundred wrong passwords, so a lock that lasted, or that applied to every device, would be a
@@ -115,6 +118,29 @@ def _tracking_miss(response) -> bool:
     return response.status_code == 404
 
 
+def find_phone_key() -> str:
+    """The number 找回我的诉求 is asked for, however it was typed; keyed, so that the
+    limiter's storage holds no phone number. A number that is not one counts under "-"
+    (it is never charged: no code is made for it)."""
+    from .validators import InvalidValue, normalise_phone
+
+    try:
+        phone = normalise_phone((request.form.get("phone") or "")[:40])
+    except InvalidValue:
+        return "phone:-"
+    digest = hmac.new(current_app.secret_key.encode(), f"find-limit:{phone}".encode(), hashlib.sha256)
+    return "phone:" + digest.hexdigest()[:32]
+
+
+def _find_code_made(_response) -> bool:
+    return g.get("find_code_made", False)
+
+
+def note_find_code_made() -> None:
+    """Count this request against the find-code limits (a code was made and, maybe, texted)."""
+    g.find_code_made = True
+
+
 # --- the limits, as decorators of the views ----------------------------------------------
 
 login_per_address = limiter.limit(setting("LOGIN_LIMIT_PER_IP"), methods=["POST"], scope="address")
@@ -127,6 +153,12 @@ login_failures_per_account = limiter.limit(
 filing_per_address = limiter.limit(setting("FILING_LIMIT_PER_IP"), methods=["POST"], scope="address")
 filing_per_code = limiter.limit(setting("FILING_LIMIT_PER_CODE"), methods=["POST"], scope="code",
                                 key_func=qr_code_key)
+# 找回我的诉求: only the asks that made a code count (a typo in the number does not); the
+# per-number limit is what keeps anyone from flooding a phone with texts.
+find_codes_per_address = limiter.limit(setting("FIND_CODES_PER_IP"), methods=["POST"], scope="address",
+                                       deduct_when=_find_code_made)
+find_codes_per_phone = limiter.limit(setting("FIND_CODES_PER_PHONE"), methods=["POST"], scope="phone",
+                                     key_func=find_phone_key, deduct_when=_find_code_made)
 # Shared by every /t/<token>... page: misses anywhere count together.
 tracking_misses = limiter.shared_limit(setting("TRACKING_MISSES_PER_IP"), scope="tracking-miss",
                                        deduct_when=_tracking_miss)
@@ -213,6 +245,8 @@ def too_many_requests(error):
         response = _reset_code_refused(minutes)
     elif request.endpoint == "public.request_file":
         response = _filing_refused(minutes)
+    elif request.endpoint == "public.find":
+        response = _find_refused(scope, minutes)
     elif request.endpoint and request.endpoint.startswith("public.tracking"):
         response = _page(_("Too many tracking links that do not exist were opened from this network. "
                            "Please check your link and try again in %(minutes)d minutes.", minutes=minutes))
@@ -273,6 +307,18 @@ def _filing_refused(minutes: int):
         return public_views.render_filing_after_rate_limit(request.view_args["token"], message)
     except NotFound:
         return _page(message)
+
+
+def _find_refused(scope: Optional[str], minutes: int):
+    from .public import recover
+
+    if scope == "phone":
+        message = _("Codes were asked for this number too often. Please try again in %(minutes)d minutes.",
+                    minutes=minutes)
+    else:
+        message = _("Too many codes were asked for from this network. Please try again in %(minutes)d minutes.",
+                    minutes=minutes)
+    return recover.render_find_after_rate_limit(message)
 
 
 def _page(message: str):

@@ -7,7 +7,7 @@ from flask_babel import format_date, format_datetime, get_locale, gettext, ngett
 
 from .validators import display_phone, mask_phone
 from .models import RATING_LABELS
-from .workflow import ACTION_LABELS, ACTOR_LABELS, Action
+from .workflow import ACTION_LABELS, ACTOR_LABELS, Action, Actor
 
 
 def is_htmx() -> bool:
@@ -44,8 +44,13 @@ def dom_id(obj, part: str = "") -> str:
     return f"{name}-{obj.id}" + (f"-{part}" if part else "")
 
 
-def event_text(event) -> str:
-    """One line of the trail in plain words: 已交办至 太仓市住建局, 已上报至 太仓市人大常委会."""
+def event_text(event, public: bool = False) -> str:
+    """One line of the trail in plain words: 已交办至 太仓市住建局, 已上报至 太仓市人大常委会.
+    The enterprise's page (`public`) names no staff member."""
+    if event.action is Action.FILE and event.actor_kind is not Actor.ENTERPRISE:
+        return _recorded_text(event, public)
+    if event.action in _RATINGS and event.actor_kind is not Actor.ENTERPRISE:
+        return _phone_rating_text(event, public)
     if event.action is Action.ASSIGN and event.department is not None:
         return gettext("Assigned to %(department)s", department=event.department.name)
     if event.action in (Action.ESCALATE, Action.SEND_DOWN) and event.jurisdiction is not None:
@@ -54,6 +59,39 @@ def event_text(event) -> str:
             return gettext("Escalated to %(body)s", body=body)
         return gettext("Sent back to %(body)s", body=body)
     return str(ACTION_LABELS[event.action])
+
+
+_RATINGS = (Action.RATE, Action.REOPEN_UNSATISFIED, Action.REOPEN_TO_CLAIMANT)
+
+
+def _actor_name(event) -> str:
+    actor = event.actor
+    return (actor.display_name or actor.username) if actor is not None else str(ACTOR_LABELS[event.actor_kind])
+
+
+def _recorded_text(event, public: bool) -> str:
+    """代为登记: staff or a deputy filed it on the enterprise's behalf, through this channel."""
+    channel = event.request.channel.label
+    if public:
+        return gettext("Recorded on your behalf (%(channel)s)", channel=channel)
+    return gettext("Recorded by %(name)s on the enterprise's behalf (%(channel)s)", name=_actor_name(event),
+                   channel=channel)
+
+
+def _phone_rating_text(event, public: bool) -> str:
+    """电话回访: the rating staff took by phone; on the desk also who called, when, and whom."""
+    call = event.phone_rating
+    if event.action is Action.RATE:
+        text = gettext("Phone return visit: %(answer)s", answer=RATING_LABELS[call.rating] if call else "")
+    else:
+        text = gettext("Phone return visit: not satisfied, reopened")
+    if public or call is None:
+        return text
+    called_at = format_datetime(call.called_at, "yyyy-MM-dd HH:mm")
+    if call.person_reached:
+        return text + gettext(" (called by %(name)s at %(time)s, spoke with %(person)s)", name=_actor_name(event),
+                              time=called_at, person=call.person_reached)
+    return text + gettext(" (called by %(name)s at %(time)s)", name=_actor_name(event), time=called_at)
 
 
 def days_left(due, today) -> str:

@@ -26,6 +26,11 @@ def utc_start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, CHINA).astimezone(timezone.utc).replace(tzinfo=None)
 
 
+def utc_from_local(moment: datetime) -> datetime:
+    """A time typed in China (naive, as a form gives it) as the naive UTC it is stored in."""
+    return moment.replace(tzinfo=CHINA).astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def now_local() -> datetime:
     """The current time in China, where every deadline is counted."""
     return datetime.now(timezone.utc).astimezone(CHINA)

@@ -420,3 +420,42 @@ def test_inline_validation_returns_only_the_error_line(client, htmx, field, valu
 
 def test_inline_validation_of_an_unknown_field_is_404(client):
     assert client.post("/validate/description", data={}).status_code == 404
+
+
+# --- 短信通知办理进度 (SMS about the progress) ---------------------------------------------
+
+
+def sms_box(page: str) -> str:
+    return re.search(r'<input[^>]*name="sms_opt_in"[^>]*>', page).group(0)
+
+
+def test_the_sms_box_is_ticked_when_the_form_is_first_shown_and_says_it_needs_a_mobile(client, deputy_code):
+    page = client.get(f"/q/{deputy_code.token}/file").get_data(as_text=True)
+
+    assert "checked" in sms_box(page)
+    assert "短信通知办理进度" in page and "仅限手机号码，固定电话收不到短信。" in page
+
+
+@pytest.mark.parametrize("phone,ticked,stored", [
+    ("13812345678", True, True),
+    ("13812345678", False, False),
+    ("0512-53521234", True, False),  # a landline cannot receive texts
+])
+def test_the_sms_choice_is_stored_for_a_mobile_only(client, deputy_code, phone, ticked, stored):
+    data = form_data(contact_phone=phone) | ({"sms_opt_in": "y"} if ticked else {})
+
+    assert client.post(f"/q/{deputy_code.token}/file", data=data).status_code == 303
+
+    assert db.session.scalars(sa.select(Request)).one().sms_opt_in is stored
+
+
+@pytest.mark.parametrize("ticked", [True, False])
+@pytest.mark.parametrize("with_htmx", [False, True])
+def test_a_form_sent_back_keeps_the_sms_box_as_it_was_left(client, deputy_code, ticked, with_htmx):
+    data = form_data(description="太短了") | ({"sms_opt_in": "y"} if ticked else {})
+
+    response = client.post(f"/q/{deputy_code.token}/file", data=data,
+                           headers={"HX-Request": "true"} if with_htmx else {})
+
+    assert response.status_code == 422
+    assert ("checked" in sms_box(response.get_data(as_text=True))) is ticked

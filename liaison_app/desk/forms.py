@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     FieldList,
     Form,
     FormField,
@@ -22,10 +23,12 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from ..admin.users import optional_id
-from ..models import Category, Outcome, VisitForm
+from ..models import INTAKE_CHANNELS, RATING_LABELS, Category, Channel, Outcome, Rating, VisitForm
 from ..public.forms import FilingForm
+from ..services import publication
 from ..services import visits as visit_service
 from ..validators import InvalidValue, normalise_phone
+from ..workdays import now_local
 
 
 def _strip(value):
@@ -84,6 +87,37 @@ class DecideExtensionForm(VersionForm):
                                                    SelectChoice("refuse", _l("Refuse"))],
                           validators=[InputRequired(_l("Please choose one."))])
     note = _text(_l("Note (optional)"), required=False, max_length=1000)
+
+
+class PhoneRatingForm(VersionForm):
+    """电话回访: the rating the enterprise gave on the phone, as staff recorded it."""
+
+    called_at = DateTimeLocalField(_l("Called at"), format="%Y-%m-%dT%H:%M",
+                                   default=lambda: now_local().replace(second=0, microsecond=0, tzinfo=None),
+                                   validators=[InputRequired(_l("Please give the date and time of the call."))])
+    person_reached = StringField(_l("Person reached (optional)"), filters=[_strip],
+                                 validators=[Length(max=40, message=_l("At most %(max)d characters."))])
+    rating = RadioField(_l("The enterprise's answer"),
+                        choices=[SelectChoice(r.value, RATING_LABELS[r])
+                                 for r in (Rating.SATISFIED, Rating.MOSTLY_SATISFIED, Rating.UNSATISFIED)],
+                        validators=[InputRequired(_l("Please choose a rating."))])
+    comment = _text(_l("What the enterprise said (required when unsatisfied)"), required=False, max_length=1000)
+
+    def validate_comment(self, field):
+        if self.rating.data == Rating.UNSATISFIED.value and not field.data:
+            raise ValidationError(_l("Please tell us what is still not solved."))
+
+
+class PublicSummaryForm(VersionForm):
+    """公示摘要: two plain parts, as the public board shows them (services/publication.py)."""
+
+    problem = _text(_l("Problem in brief"), max_length=publication.PROBLEM_MAX)
+    result = _text(_l("What was done"), max_length=publication.RESULT_MAX)
+
+
+class ApproveSummaryForm(VersionForm):
+    # Asked for only while the draft still holds personal details (the card shows the box then).
+    confirm = BooleanField(_l("Publish it with these details removed, as the preview shows"))
 
 
 class SuperviseForm(VersionForm):
@@ -167,3 +201,23 @@ class VisitLogForm(FlaskForm):
     def validate_kind(self, field):
         if field.data not in {f.value for f in VisitForm}:
             raise ValidationError(_l("Please choose one."))
+
+
+# --- staff intake (desk/intake.py) -----------------------------------------------------------------
+
+
+class IntakeForm(FilingForm):
+    """代为登记: the enterprise's filing form, recorded by staff or a deputy, with the channel it
+    came through and the station it is filed at (the choices are the user's, access.intake_stations)."""
+
+    channel = SelectField(_l("Received through"), choices=[SelectChoice(c.value, c.label) for c in INTAKE_CHANNELS],
+                          default=Channel.PHONE.value, validate_choice=False)
+    station = SelectField(_l("Filed at station"), coerce=optional_id, validate_choice=False)
+
+    def validate_channel(self, field):
+        if field.data not in {c.value for c in INTAKE_CHANNELS}:
+            raise ValidationError(_l("Please choose how the request came in."))
+
+    def validate_station(self, field):
+        if field.data is None:
+            raise ValidationError(_l("Please choose a station."))

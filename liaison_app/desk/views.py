@@ -10,19 +10,23 @@ from wtforms import SelectChoice
 
 from .. import access, logs
 from ..extensions import db
-from ..models import Attachment, Category, Department, Outcome, Request, Role
+from ..models import Attachment, Category, Department, Outcome, Rating, Request, Role
+from ..services import publication
 from ..services import workflow as wf
 from ..services.photos import send_photo
 from ..templating import is_htmx, redirect_after_post
-from ..workdays import response_due_on, today_local
+from ..workdays import response_due_on, today_local, utc_from_local
 from ..workflow import Action, Status, WorkflowError
 from . import bp
 from .forms import (
     AnswerForm,
+    ApproveSummaryForm,
     AssignForm,
     DecideExtensionForm,
     ExtensionForm,
     NoteForm,
+    PhoneRatingForm,
+    PublicSummaryForm,
     ReasonForm,
     SuperviseForm,
     VersionForm,
@@ -49,8 +53,9 @@ def _render_inbox(template):
                       request.args.get("before", type=int))
     context = dict(page=page, filters=Filters.from_args(request.args), statuses=list(Status),
                    categories=list(Category), today=today_local(), may_see_contact=access.may_see_contact)
-    if is_htmx():
-        return render_template("desk/_inbox_list.html", **context)
+    if is_htmx():  # the poll's answer also refreshes the header's 消息 badge (out of band)
+        return (render_template("desk/_inbox_list.html", **context)
+                + render_template("desk/_messages_link.html", oob=True))
     return render_template(template, **context)
 
 
@@ -84,6 +89,13 @@ class ActionSpec:
 
 def _outcome(form):
     return Outcome(form.outcome.data)
+
+
+def _rate_by_phone(req, user, form):
+    call = wf.PhoneCall(called_by=user, called_at=utc_from_local(form.called_at.data),
+                        person_reached=form.person_reached.data or "")
+    return wf.rate_request(req, version=form.version.data, rating=Rating(form.rating.data),
+                           comment=form.comment.data or "", by_phone=call)
 
 
 ACTIONS: dict[str, ActionSpec] = {
@@ -130,6 +142,8 @@ ACTIONS: dict[str, ActionSpec] = {
     "send_back": ActionSpec(Action.SEND_BACK, ReasonForm,
                             lambda r, u, f: wf.send_back(r, actor=u, version=f.version.data, reason=f.reason.data),
                             _l("Sent back for more work.")),
+    # 电话回访: the enterprise's rating, taken by phone; it counts as the enterprise's own.
+    "phone_rating": ActionSpec(Action.RATE, PhoneRatingForm, _rate_by_phone, _l("Phone return visit recorded.")),
     "reopen": ActionSpec(Action.REOPEN, ReasonForm,
                          lambda r, u, f: wf.reopen_request(r, actor=u, version=f.version.data, reason=f.reason.data),
                          _l("Reopened.")),
@@ -139,6 +153,20 @@ ACTIONS: dict[str, ActionSpec] = {
                             lambda r, u, f: wf.supervise(r, actor=u, key=f.key.data, note=f.note.data,
                                                          leader=f.leader.data or ""),
                             _l("Placed under supervision.")),
+    # 公示: the public summary has a section of its own on the card (PUBLICATION_ACTIONS).
+    "public_summary": ActionSpec(Action.WRITE_PUBLIC_SUMMARY, PublicSummaryForm,
+                                 lambda r, u, f: publication.save_public_summary(
+                                     r, actor=u, version=f.version.data, problem=f.problem.data,
+                                     result=f.result.data),
+                                 _l("Public summary saved. Check the preview, then approve it.")),
+    "approve_summary": ActionSpec(Action.APPROVE_PUBLIC_SUMMARY, ApproveSummaryForm,
+                                  lambda r, u, f: publication.approve_public_summary(
+                                      r, actor=u, version=f.version.data, confirmed=f.confirm.data),
+                                  _l("Approved: the summary is on the public board.")),
+    "withdraw_summary": ActionSpec(Action.WITHDRAW_PUBLIC_SUMMARY, NoteForm,
+                                   lambda r, u, f: publication.withdraw_public_summary(
+                                       r, actor=u, version=f.version.data, note=f.note.data),
+                                   _l("Taken off the public board.")),
 }
 BUTTONS = {
     "claim": _l("Claim"),
@@ -155,10 +183,15 @@ BUTTONS = {
     "decide_extension": _l("Decide on the extension"),
     "accept": _l("Accept the answer"),
     "send_back": _l("Send back for more work"),
+    "phone_rating": _l("Record a phone return visit"),
     "reopen": _l("Reopen"),
     "remind": _l("Remind"),
     "supervise": _l("Supervise"),
+    "public_summary": _l("Save and preview"),
+    "approve_summary": _l("Approve for the public board"),
+    "withdraw_summary": _l("Take it off the public board"),
 }
+PUBLICATION_ACTIONS = ("public_summary", "approve_summary", "withdraw_summary")
 ACTION_NAMES = {spec.action: name for name, spec in ACTIONS.items()}
 
 
@@ -220,6 +253,8 @@ def _bind(form, req):
         form.department.choices = [SelectChoice(d.id, d.name) for d in departments]
         if form.due_on.raw_data is None:  # not submitted: propose the standard deadline
             form.due_on.data = response_due_on(today_local())
+    if isinstance(form, PublicSummaryForm) and form.problem.raw_data is None:  # not submitted: the draft
+        form.problem.data, form.result.data = publication.parts(req.public_summary)
     return form
 
 
@@ -230,6 +265,7 @@ def _render_card(req, *, forms=None, open_action=None, problem=None, notice=None
         name = ACTION_NAMES[action]
         form = (forms or {}).get(name) or _bind(ACTIONS[name].form(formdata=None, prefix=name), req)
         action_forms[name] = form
+    publication_forms = {name: action_forms.pop(name) for name in PUBLICATION_ACTIONS if name in action_forms}
     done = request.args.get("done")
     if notice is None and done in ACTIONS:
         notice = ACTIONS[done].done
@@ -246,6 +282,9 @@ def _render_card(req, *, forms=None, open_action=None, problem=None, notice=None
         show_contact=show_contact,
         came_from=access.came_from(req),
         today=today_local(),
+        publication_forms=publication_forms,
+        publication_state=publication.state_of(req),
+        summary_preview=publication.preview(req),
     )
     template = "desk/_request_card.html" if is_htmx() else "desk/request.html"
     return render_template(template, **context), status

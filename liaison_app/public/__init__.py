@@ -6,3 +6,4 @@ bp = Blueprint("public", __name__)
 
 from . import views  # noqa: E402,F401
 from . import board  # noqa: E402,F401
+from . import recover  # noqa: E402,F401

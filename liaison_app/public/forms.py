@@ -1,5 +1,7 @@
 """Forms of the enterprise's path. Labels are lazy so they follow the chosen language."""
 
+import re
+import unicodedata
 import uuid
 
 from flask_babel import lazy_gettext as _l
@@ -18,7 +20,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from ..models import Category, Rating, RequestKind
-from ..validators import InvalidValue, normalise_phone, normalise_uscc
+from ..services.requests import Filing
+from ..validators import InvalidValue, is_mobile, normalise_phone, normalise_uscc
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
 
@@ -50,6 +53,15 @@ class PhoneField(StringField):
             self.normalised = normalise_phone(self.data or "")
         except InvalidValue as error:
             raise ValidationError(str(error.message)) from None
+
+
+class MobileField(PhoneField):
+    """A phone number as the filing form takes it, which must also be able to receive an SMS."""
+
+    def pre_validate(self, form):
+        super().pre_validate(form)
+        if not is_mobile(self.normalised):
+            raise ValidationError(_l("Please give a mobile number: a landline cannot receive the code."))
 
 
 class FilingForm(FlaskForm):
@@ -93,6 +105,8 @@ class FilingForm(FlaskForm):
     public_consent = BooleanField(
         _l("When it is resolved, an anonymised summary may be shown on the public board"), default=False
     )
+    # 短信通知办理进度: ticked by default; services/requests.file_request keeps it for a mobile only.
+    sms_opt_in = BooleanField(_l("Text me the progress of this request"), default=True)
     # Left empty by people; filled by form-spamming robots.
     homepage = StringField(_l("Leave this field empty"), validators=[Optional()])
     idempotency_key = HiddenField()
@@ -113,6 +127,14 @@ class FilingForm(FlaskForm):
         if field.data:
             field.data = ""
             raise ValidationError(_l("Please submit the form again."))
+
+    def filing(self):
+        """What was typed, validated and normalised, for services.requests.file_request."""
+        return Filing(kind=RequestKind(self.kind.data), enterprise_name=self.enterprise_name.data,
+                      uscc=self.uscc.normalised, contact_name=self.contact_name.data,
+                      contact_phone=self.contact_phone.normalised, category=Category(self.category.data),
+                      description=self.description.data, public_consent=self.public_consent.data,
+                      sms_opt_in=self.sms_opt_in.data)
 
 
 def new_idempotency_key() -> str:
@@ -151,3 +173,25 @@ class RatingForm(FlaskForm):
     def validate_comment(self, field):
         if self.rating.data == Rating.UNSATISFIED.value and not field.data:
             raise ValidationError(_l("Please tell us what is still not solved."))
+
+
+def _code_digits(value):
+    # A Chinese keyboard may type full-width digits (１２３４５６) or put spaces in.
+    return unicodedata.normalize("NFKC", value).replace(" ", "") if isinstance(value, str) else value
+
+
+class FindForm(FlaskForm):
+    """找回我的诉求, step 1: the number the requests were filed with."""
+
+    phone = MobileField(_l("Mobile number used when filing"), filters=[_strip])
+
+
+class FindCodeForm(FlaskForm):
+    """找回我的诉求, step 2: the code from the text message."""
+
+    code = StringField(_l("Verification code"), filters=[_code_digits])
+
+    def validate_code(self, field):
+        if not re.fullmatch(r"\d{6}", field.data or ""):
+            raise ValidationError(_l("Please type the 6 digits of the code in the text message."))
+

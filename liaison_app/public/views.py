@@ -21,7 +21,7 @@ from ..models import Attachment, Deputy, QRCode, Rating, Request, Station
 from ..services import receptions
 from ..services.photos import process_uploads, send_photo
 from ..services.qr import record_scan, scan_flush_if_due
-from ..services.requests import Filing, add_information, file_request, route_by_token, withdraw_request
+from ..services.requests import add_information, file_request, route_by_token, withdraw_request
 from ..services.workflow import close_if_unrated, rate_request
 from ..templating import is_htmx, redirect_after_post
 from ..validators import InvalidValue, normalise_phone, normalise_uscc
@@ -90,21 +90,7 @@ def request_file(token):
     if not form_ok:
         return _render_filing(form, _code_or_404(token), status=422)
 
-    req, created = file_request(
-        Filing(
-            kind=form.kind.data,
-            enterprise_name=form.enterprise_name.data,
-            uscc=form.uscc.normalised,
-            contact_name=form.contact_name.data,
-            contact_phone=form.contact_phone.normalised,
-            category=form.category.data,
-            description=form.description.data,
-            public_consent=form.public_consent.data,
-        ),
-        route=route,
-        idempotency_key=form.idempotency_key.data,
-        photos=photos,
-    )
+    req, created = file_request(form.filing(), route=route, idempotency_key=form.idempotency_key.data, photos=photos)
     if created:
         flash(_("Your request has been filed. Keep this page's link to follow it."), "success")
     response = redirect_after_post(url_for(".tracking", token=req.tracking_token))
@@ -341,9 +327,14 @@ def _remembered_tokens() -> list[str]:
 
 
 def _remember_request(response: Response, token: str) -> None:
-    """Newest first, at most MY_REQUESTS_MAX, in a long-lived HttpOnly cookie."""
+    remember_requests(response, [token])
+
+
+def remember_requests(response: Response, tokens: list[str]) -> None:
+    """`tokens` first (in their order), then those remembered before; at most MY_REQUESTS_MAX,
+    in a long-lived HttpOnly cookie."""
     config = current_app.config
-    tokens = [token] + [t for t in _remembered_tokens() if t != token]
+    tokens = list(dict.fromkeys([*tokens, *_remembered_tokens()]))
     response.set_cookie(
         config["MY_REQUESTS_COOKIE"],
         ".".join(tokens[: config["MY_REQUESTS_MAX"]]),

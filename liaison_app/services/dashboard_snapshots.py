@@ -32,7 +32,7 @@ from ..models import Category, DashboardSnapshot, Jurisdiction, Request, utcnow
 from ..workdays import today_local
 from . import stats
 
-FORMAT = 1  # bumped when the JSON's shape changes: older snapshots are then ignored
+FORMAT = 2  # bumped when the JSON's shape changes: older snapshots are then ignored (2: rated_by_phone)
 
 
 @dataclass(frozen=True)
