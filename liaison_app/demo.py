@@ -57,6 +57,7 @@ from .models import (
     VisitForm,
     utcnow,
 )
+from .services import notify, publication, routing
 from .services.requests import record_event, reserve_references
 from .services.stats import add_months
 from .validators import normalise_phone
@@ -998,6 +999,10 @@ UNIT_VARIANTS = {"returned", "unit", "satisfied", "mostly", "unrated", "sent_bac
 ANSWER_VARIANTS = {"answered"}
 
 
+# The event that last asked someone to act on a request in this status ("": its filing).
+_LATEST_ROUTE = {Status.SUBMITTED: "", Status.ASSIGNED: "assigned", Status.REPLIED: "responded"}
+
+
 def _through_unit(status: Status, variant: str) -> bool:
     return status in (Status.ASSIGNED, Status.IN_PROGRESS) or variant in UNIT_VARIANTS
 
@@ -1073,9 +1078,24 @@ class RequestFactory:
             self.schedule(draft)
         drafts.sort(key=lambda d: d.steps[0].at)
         references = self.reserve_references(Counter(_local_date(d.steps[0].at).year for d in drafts))
+        written = []
         for draft in drafts:
             year = _local_date(draft.steps[0].at).year
-            db.session.add(self.write(draft, references[year].pop(0)))
+            written.append(self.write(draft, references[year].pop(0)))
+            db.session.add(written[-1])
+        db.session.flush()
+        self.tell(written)
+
+    def tell(self, requests: list[Request]) -> None:
+        """Each open request's latest event in the 消息 lists of those who must act on it now,
+        as the app would have written them (only there: the demo sends nobody anything)."""
+        with routing.memo(), notify.batch():
+            for request in requests:
+                route = _LATEST_ROUTE.get(request.status)
+                if request.status is Status.IN_PROGRESS and request.rating is Rating.UNSATISFIED:
+                    route = "unsatisfied"
+                if route is not None:
+                    notify.announce(route or routing.route_for_filing(request), request, inbox_only=True)
 
     # choosing what and where
 
@@ -1414,13 +1434,30 @@ class RequestFactory:
         for step in d.steps:
             self.apply(request, step)
         request.updated_at = d.steps[-1].at
+        if request.status is Status.CLOSED and request.outcome is not None and d.consent:
+            self.publish(request, d, title)
         if request.status is Status.CLOSED and request.outcome is Outcome.SOLVED:
-            if d.consent:
-                request.public_summary = f"{title}：{self.reply(d)}"
             if d.template.typical and request.rating is Rating.SATISFIED:
                 request.is_typical_case = True
                 request.typical_case_note = d.template.typical
         return request
+
+    def publish(self, request: Request, d: _Draft, title: str) -> None:
+        """公示: its claimant wrote the summary (the problem and the answer) and approved it for
+        the public board soon after it closed, personal details removed (services/publication.py)."""
+        claimant = next(step.user for step in reversed(d.steps) if step.action is Action.CLAIM)
+        actor = Actor.DEPUTY if claimant.role is Role.DEPUTY else Actor.STAFF
+        request.enterprise = d.enterprise  # what the detector looks for
+        request.public_summary = publication.for_the_board(request, publication.compose(title, self.reply(d)))
+        at = self.in_office_hours(request.closed_at + timedelta(hours=1), _Step(
+            Action.APPROVE_PUBLIC_SUMMARY, actor, claimant, 0, 0))
+        at = min(at, self.b.now)
+        request.public_summary_approved_at = at
+        request.public_summary_approved_by = claimant
+        event = record_event(request, Action.APPROVE_PUBLIC_SUMMARY, actor, actor_user=claimant,
+                             note=request.public_summary, public=False)
+        event.created_at = at
+        request.updated_at = max(request.updated_at, at)
 
     def apply(self, request: Request, step: _Step) -> None:
         """Change the request as the step's action does, then record it through the workflow."""

@@ -75,12 +75,18 @@ def mask(text: str) -> str:
 _FULL_WIDTH = str.maketrans({chr(0xFF01 + i): chr(0x21 + i) for i in range(94)} | {"\u3000": " "})
 
 
+def fold(text: str) -> str:
+    """The text with what was typed in full width in half width: a match in it is at the same
+    place in the text as typed."""
+    return text.translate(_FULL_WIDTH)
+
+
 def sub_folded(pattern: re.Pattern, replace, text: str) -> str:
     """pattern.sub(replace, text), finding also what was typed in full width, and replacing
     only what it finds: the rest of the text keeps its full-width punctuation. A string
     `replace` is put in as it is; a callable one gets the match in the folded (half-width) text."""
     pieces, last = [], 0
-    for match in pattern.finditer(text.translate(_FULL_WIDTH)):
+    for match in pattern.finditer(fold(text)):
         pieces += [text[last:match.start()], replace(match) if callable(replace) else replace]
         last = match.end()
     pieces.append(text[last:])

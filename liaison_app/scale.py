@@ -399,7 +399,8 @@ class _Builder:
             "enterprise_id", "contact_name", "contact_phone", "channel", "qr_code_id", "addressed_deputy_id",
             "station_id", "jurisdiction_id", "filed_jurisdiction_id", "status", "claimant_id", "department_id",
             "claim_due_on", "due_on", "rating_due_on", "is_supervised", "is_typical_case", "typical_case_note",
-            "public_consent", "public_summary", "outcome", "rating", "rating_comment", "created_at", "updated_at",
+            "public_consent", "public_summary", "public_summary_approved_at", "public_summary_approved_by_id",
+            "outcome", "rating", "rating_comment", "created_at", "updated_at",
             "claimed_at", "assigned_at", "replied_at", "closed_at")
         event_columns = ("id", "request_id", "action", "from_status", "to_status", "actor_kind", "actor_user_id",
                          "note", "is_public", "jurisdiction_id", "department_id", "created_at")
@@ -442,7 +443,8 @@ class _Builder:
         row = {
             "status": Status.SUBMITTED, "jurisdiction_id": township, "claimant_id": None, "department_id": None,
             "due_on": None, "rating_due_on": None, "is_supervised": False, "is_typical_case": False,
-            "typical_case_note": "", "public_consent": rng.random() < 0.6, "public_summary": "", "outcome": None,
+            "typical_case_note": "", "public_consent": rng.random() < 0.6, "public_summary": "",
+            "public_summary_approved_at": None, "public_summary_approved_by_id": None, "outcome": None,
             "rating": None, "rating_comment": "", "claimed_at": None, "assigned_at": None, "replied_at": None,
             "closed_at": None, "updated_at": created, "claim_due_on": (created + timedelta(days=1)).date(),
         }
@@ -473,8 +475,14 @@ class _Builder:
             event(Action.REMIND, row["status"], when, Actor.STAFF, staff, "已超期，请尽快答复。", public=False)
             row["is_supervised"] = True
         if row["status"] is Status.CLOSED and row["outcome"] is Outcome.SOLVED:
-            if row["public_consent"]:
-                row["public_summary"] = f"{category_summary(category)}，已协调解决。"
+            if row["public_consent"]:  # 公示: written and approved by its claimant a day after closing
+                row["public_summary"] = f"{category_summary(category)}\n已协调解决。"
+                row["public_summary_approved_at"] = min(row["closed_at"] + timedelta(days=1), now)
+                row["public_summary_approved_by_id"] = row["claimant_id"]
+                is_deputy = self.deputy_user_offset < row["claimant_id"] <= self.unit_user_offset
+                event(Action.APPROVE_PUBLIC_SUMMARY, Status.CLOSED, row["public_summary_approved_at"],
+                      Actor.DEPUTY if is_deputy else Actor.STAFF, row["claimant_id"], row["public_summary"],
+                      public=False)
             if rng.random() < 0.003:
                 row["is_typical_case"] = True
                 row["typical_case_note"] = "代表认领后跟踪督办，问题得到解决，企业满意。"
@@ -489,6 +497,7 @@ class _Builder:
             township, row["status"].value, row["claimant_id"], row["department_id"], row["claim_due_on"],
             row["due_on"], row["rating_due_on"], row["is_supervised"], row["is_typical_case"],
             row["typical_case_note"], row["public_consent"], row["public_summary"],
+            row["public_summary_approved_at"], row["public_summary_approved_by_id"],
             row["outcome"].value if row["outcome"] else None, row["rating"].value if row["rating"] else None,
             row["rating_comment"], created, row["updated_at"], row["claimed_at"], row["assigned_at"],
             row["replied_at"], row["closed_at"]))

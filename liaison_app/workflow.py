@@ -101,6 +101,10 @@ class Action(StrEnum):
     MARK_TYPICAL = "mark_typical"  # 典型案例
     UNMARK_TYPICAL = "unmark_typical"
     ANONYMISE = "anonymise"  # contact details removed after the retention period (services/retention.py)
+    # 公示: the summary the public board shows of a closed request (services/publication.py)
+    WRITE_PUBLIC_SUMMARY = "write_public_summary"
+    APPROVE_PUBLIC_SUMMARY = "approve_public_summary"
+    WITHDRAW_PUBLIC_SUMMARY = "withdraw_public_summary"
 
 
 ACTION_LABELS = {
@@ -133,6 +137,9 @@ ACTION_LABELS = {
     Action.MARK_TYPICAL: _l("Marked as a typical case"),
     Action.UNMARK_TYPICAL: _l("No longer a typical case"),
     Action.ANONYMISE: _l("Contact details deleted after the retention period"),
+    Action.WRITE_PUBLIC_SUMMARY: _l("Public summary written"),
+    Action.APPROVE_PUBLIC_SUMMARY: _l("Public summary approved for the public board"),
+    Action.WITHDRAW_PUBLIC_SUMMARY: _l("Public summary taken off the public board"),
 }
 
 ACTOR_LABELS = {
@@ -174,9 +181,10 @@ TRANSITIONS: dict[tuple[Status | None, Action], Transition] = {
     (Status.IN_PROGRESS, Action.DECIDE_EXTENSION): _t(None, Actor.STAFF),
     (Status.REPLIED, Action.ACCEPT): _t(Status.AWAITING_RATING, *_HANDLERS),
     (Status.REPLIED, Action.SEND_BACK): _t(Status.IN_PROGRESS, *_HANDLERS),
-    (Status.AWAITING_RATING, Action.RATE): _t(Status.CLOSED, Actor.ENTERPRISE),
-    (Status.AWAITING_RATING, Action.REOPEN_UNSATISFIED): _t(Status.IN_PROGRESS, Actor.ENTERPRISE),
-    (Status.AWAITING_RATING, Action.REOPEN_TO_CLAIMANT): _t(Status.CLAIMED, Actor.ENTERPRISE),
+    # The enterprise rates on its tracking page; staff record a rating it gave by phone (电话回访).
+    (Status.AWAITING_RATING, Action.RATE): _t(Status.CLOSED, Actor.ENTERPRISE, Actor.STAFF),
+    (Status.AWAITING_RATING, Action.REOPEN_UNSATISFIED): _t(Status.IN_PROGRESS, Actor.ENTERPRISE, Actor.STAFF),
+    (Status.AWAITING_RATING, Action.REOPEN_TO_CLAIMANT): _t(Status.CLAIMED, Actor.ENTERPRISE, Actor.STAFF),
     (Status.AWAITING_RATING, Action.AUTO_CLOSE): _t(Status.CLOSED, Actor.SYSTEM),
     (Status.CLOSED, Action.REOPEN): _t(Status.SUBMITTED, Actor.STAFF),
     (Status.WITHDRAWN, Action.REOPEN): _t(Status.SUBMITTED, Actor.STAFF),
@@ -197,6 +205,9 @@ TRANSITIONS[(Status.CLOSED, Action.MARK_TYPICAL)] = _t(None, Actor.STAFF)
 # 个人信息保护: the contact details of a request closed long ago are anonymised by the system.
 TRANSITIONS[(Status.CLOSED, Action.ANONYMISE)] = _t(None, Actor.SYSTEM)
 TRANSITIONS[(Status.WITHDRAWN, Action.ANONYMISE)] = _t(None, Actor.SYSTEM)
+# 公示: the public summary of a closed request is written, approved and taken off by its handlers.
+for _action in (Action.WRITE_PUBLIC_SUMMARY, Action.APPROVE_PUBLIC_SUMMARY, Action.WITHDRAW_PUBLIC_SUMMARY):
+    TRANSITIONS[(Status.CLOSED, _action)] = _t(None, *_HANDLERS)
 
 
 class WorkflowError(Exception):

@@ -143,6 +143,7 @@ def test_the_setting_decides_and_none_or_zero_keeps_everything(app, tree):
 def test_the_tracking_page_the_board_and_the_card_still_render(app, client, tree):
     req = closed_request(tree, months_ago=30, public_consent=True)
     req.public_summary = "公示：转贷基金已到位"
+    req.public_summary_approved_at = utcnow()  # approved for the board (services/publication.py)
     db.session.commit()
     anonymise_closed(months=24)
 

@@ -25,10 +25,10 @@ def tree(app):
 
 
 def published(tree, **values):
-    """A closed, consented request of the township's station, solved and rated."""
+    """A closed, consented request of the township's station, solved and rated, its summary approved."""
     now = utcnow()
     fields = dict(status=Status.CLOSED, public_consent=True, outcome=Outcome.SOLVED, rating=Rating.SATISFIED,
-                  closed_at=now, department=tree.departments["township"])
+                  closed_at=now, department=tree.departments["township"], public_summary_approved_at=now)
     fields.update(values)
     return request_at(fields.pop("station", tree.station), **fields)
 
@@ -45,25 +45,29 @@ def test_only_closed_consented_requests_with_a_result_are_shown(client, tree):
     published(tree, public_summary="公示：还在办理", status=Status.IN_PROGRESS, closed_at=None)
     published(tree, public_summary="公示：企业撤回", status=Status.WITHDRAWN, outcome=None)
     published(tree, public_summary="公示：不予受理", outcome=None)
+    published(tree, public_summary="公示：尚未审核", public_summary_approved_at=None)
     published(tree, public_summary="公示：另一联络站", station=tree.other_station)
 
     page = board(client, f"/board/station/{tree.station.id}")
 
     assert "公示：贷款续贷已办理" in page
-    for hidden in ("未同意公开", "还在办理", "企业撤回", "不予受理", "另一联络站"):
+    for hidden in ("未同意公开", "还在办理", "企业撤回", "不予受理", "尚未审核", "另一联络站"):
         assert hidden not in page
     assert board(client, f"/board/jurisdiction/{tree.county.id}").count("公示：") == 2  # both stations are in it
 
 
 def test_each_line_has_category_summary_department_result_days_and_rating(client, tree):
-    published(tree, category=Category.LABOUR, public_summary="", created_at=utcnow().replace(year=2025, month=3, day=1),
+    published(tree, category=Category.LABOUR, public_summary="企业一线操作工缺口大\n纳入专场招聘会，已招到30人",
+              created_at=utcnow().replace(year=2025, month=3, day=1),
               closed_at=utcnow().replace(year=2025, month=3, day=13), outcome=Outcome.EXPLAINED,
               rating=Rating.MOSTLY_SATISFIED)
 
     page = board(client, f"/board/station/{tree.station.id}?lang=en")
     item = re.search(r'<article class="card board-item".*?</article>', page, flags=re.S).group(0)
 
-    assert "Hiring and labour: closed." in item  # no summary from staff: a neutral line, never the description
+    assert "Hiring and labour" in item and "过桥资金" not in item  # the summary, never the description
+    assert re.search(r"<dt>Problem in brief</dt><dd>企业一线操作工缺口大</dd>\s*"
+                     r"<dt>What was done</dt><dd>纳入专场招聘会，已招到30人</dd>", item)
     assert "沙溪镇住建局" in item and "Explained: cannot be solved under current policy" in item
     assert "12 days" in item and "Mostly satisfied" in item
 
@@ -208,6 +212,8 @@ def test_no_board_leaks_personal_data_of_any_seeded_request(app, runner):
     # and what was published is there: every closed, consented request with a result
     shown = [r for r in requests if r.status is Status.CLOSED and r.public_consent and r.outcome is not None]
     assert shown
+    # each with a summary its claimant wrote and approved (公示), in two parts
+    assert all(r.public_summary_approved_by_id == r.claimant_id and "\n" in r.public_summary for r in shown)
     for req in shown:
         station_pages = "\n".join(page for url, page in pages.items() if url.startswith(f"/board/station/{req.station_id}?"))
         assert f'id="board-item-{req.id}"' in station_pages

@@ -15,6 +15,7 @@ from liaison_app.admin import scope
 from liaison_app.extensions import db
 from liaison_app.models import Category, Channel, Outcome, Rating, Request, Role
 from liaison_app.services import lists as lists_service
+from liaison_app.services import publication
 from liaison_app.services import workflow as wf
 from liaison_app.services.lists import SPECS, ListKind
 from liaison_app.workdays import CHINA, today_local
@@ -275,22 +276,31 @@ def test_the_public_list_shows_the_result_the_days_taken_and_the_rating(client, 
     rows = table_rows(page_of(client, URLS[ListKind.PUBLIC]))
 
     assert [row[1] for row in rows] == [req.reference]
-    *_, result, done, department, closed_on, days, rating, consent = rows[0]
+    *_, result, done, department, closed_on, days, rating, consent, publication_state = rows[0]
     assert (result, done, department) == ("已解决", "已协调转贷基金，续贷已办妥。", "沙溪镇住建局")
     assert (closed_on, days, rating, consent) == (today_local().isoformat(), "5", "基本满意", "否")
+    assert publication_state == "不公示"
     assert open_one.reference not in str(rows)
 
 
-def test_the_public_list_prefers_the_summary_staff_wrote(client, tree):
-    req = closed(tree)
-    req.public_summary = "协调转贷基金500万元"
-    req.public_consent = True
-    db.session.commit()
-    login(client, tree.staff["county"])
+def test_the_public_list_shows_which_summaries_wait_and_links_them_to_the_card(client, tree):
+    to_write, to_approve, approved = (closed(tree, public_consent=True) for _ in range(3))
+    for req in (to_approve, approved):
+        publication.save_public_summary(req, actor=tree.deputy_user, version=req.version,
+                                        problem="企业续贷需要过桥资金", result="协调转贷基金500万元")
+    publication.approve_public_summary(fresh(approved), actor=tree.deputy_user, version=fresh(approved).version)
+    login(client, tree.staff["township"])
 
-    row = table_rows(page_of(client, URLS[ListKind.PUBLIC]))[0]
+    page = page_of(client, URLS[ListKind.PUBLIC])
+    rows = {row[1]: row for row in table_rows(page)}
 
-    assert row[6] == "协调转贷基金500万元" and row[-1] == "是"
+    assert [rows[req.reference][-1] for req in (to_write, to_approve, approved)] == [
+        "待撰写公示摘要", "待审核", "已公示"]
+    # 办理情况: the approved summary's words; a draft not yet approved is not taken for them
+    assert rows[approved.reference][6] == "协调转贷基金500万元"
+    assert rows[to_approve.reference][6] == "已协调转贷基金，续贷已办妥。"
+    for req in (to_write, to_approve, approved):
+        assert len(re.findall(f'href="/desk/requests/{req.id}"', page)) == 2  # the reference and the state
 
 
 def test_unrated_requests_are_listed_apart_from_satisfied_ones(app, tree):
@@ -301,7 +311,7 @@ def test_unrated_requests_are_listed_apart_from_satisfied_ones(app, tree):
 
     row = lists_service.list_page(ListKind.PUBLIC, filters).rows[0]
 
-    assert str(SPECS[ListKind.PUBLIC].columns[-2].value(row)) == "未评价"
+    assert str(SPECS[ListKind.PUBLIC].columns[-3].value(row)) == "未评价"
 
 
 # --- paging -------------------------------------------------------------------------------------
@@ -333,7 +343,7 @@ HEADERS = {
     ListKind.CLAIMS: ["序号", "编号", "问题摘要", "企业名称", "问题类别", "承办单位", "交办日期", "办理期限", "是否签收",
                       "签收日期", "超期天数", "办理状态"],
     ListKind.PUBLIC: ["序号", "编号", "企业名称", "问题类别", "问题摘要", "办理结果", "办理情况", "承办单位", "办结日期",
-                      "办理用时（天）", "满意度", "同意公示"],
+                      "办理用时（天）", "满意度", "同意公示", "公示状态"],
 }
 TITLES = {ListKind.PROBLEMS: "问题清单", ListKind.CLAIMS: "认领清单", ListKind.PUBLIC: "公示清单"}
 

@@ -11,7 +11,7 @@ from liaison_app.models import (
     Deputy, Enterprise, Jurisdiction, Level, QRCode, Request, RequestEvent, Station, User, Visit,
 )
 from liaison_app.workdays import today_local
-from liaison_app.workflow import Status
+from liaison_app.workflow import Action, Status
 from tests.factories import Tree, make_request
 
 SHAPE = dataclasses.replace(scale.Shape().scaled(0.002), requests=3000)
@@ -56,6 +56,19 @@ def test_every_request_agrees_with_its_trail(seeded):
                                                                   Request.closed_at.is_not(None)))
     assert not db.session.scalar(sa.select(sa.func.count()).where(
         Request.status.in_([Status.ASSIGNED, Status.IN_PROGRESS]), Request.department_id.is_(None)))
+
+
+def test_every_public_summary_is_approved_by_its_claimant_on_the_trail(seeded):
+    written = Request.public_summary != ""
+    published = db.session.scalar(sa.select(sa.func.count()).where(written))
+    assert published > 0  # the public board has something to show
+    assert not db.session.scalar(sa.select(sa.func.count()).where(
+        written, sa.or_(Request.public_summary_approved_at.is_(None),
+                        Request.public_summary_approved_by_id != Request.claimant_id,
+                        Request.status != Status.CLOSED, Request.public_consent.is_(False))))
+    approvals = sa.select(sa.func.count()).select_from(RequestEvent).where(
+        RequestEvent.action == Action.APPROVE_PUBLIC_SUMMARY, RequestEvent.is_public.is_(False))
+    assert db.session.scalar(approvals) == published
 
 
 def test_requests_are_spread_over_the_workflow_and_the_counties(seeded):

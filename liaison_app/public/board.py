@@ -1,39 +1,33 @@
 """The public board (公示栏): what was resolved at a station or in a jurisdiction, for anyone.
 
-No login. Only closed requests whose enterprise agreed to publication, and of them only
-what cannot name anybody: the category, the summary staff wrote or approved (or a
-neutral line), the department, the result, the days taken and the rating. The query
-selects those columns alone, so a description, a contact, a USCC or a photo never even
-reaches the template.
+No login. Only closed requests whose enterprise agreed to publication and whose public
+summary was approved (services/publication.py), and of them only what cannot name anybody:
+the category, the approved summary (personal details removed when it was approved), the
+department, the result, the days taken and the rating. The query selects those columns
+alone, so a description, a contact, a USCC or a photo never even reaches the template.
 """
 
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Optional
 
 import sqlalchemy as sa
 from flask import abort, make_response, render_template, request, session
 from flask_babel import format_date
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import access
 from ..extensions import db
-from ..models import Category, Department, Jurisdiction, Outcome, Rating, Request, Station
+from ..models import Department, Jurisdiction, Request, Station
 from ..services import receptions, stats
-from ..workdays import CHINA, is_working_day, today_local
+from ..services.publication import PublicItem, days_between
+from ..workdays import is_working_day, today_local
 from ..workflow import Status
 from . import bp
 
 PER_PAGE = 20
 MAX_PAGE = 500
 CACHE_SECONDS = 60
-
-OUTCOME_LABELS = {
-    Outcome.SOLVED: _l("Solved"),
-    Outcome.EXPLAINED: _l("Explained: cannot be solved under current policy"),
-}
 
 
 @bp.get("/board/station/<int:station_id>")
@@ -77,7 +71,7 @@ def _render_board(where, where_for_period, today: date, **context):
     page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     items, has_more = published(where, page)
     response = make_response(render_template(
-        "public/board.html", items=items, page=page, has_more=has_more, outcome_labels=OUTCOME_LABELS,
+        "public/board.html", items=items, page=page, has_more=has_more,
         months=stats.recent_months(where_for_period, today), **context,
     ))
     # Shared caches may keep the page a minute, unless it sets a cookie (a first visit, ?lang=)
@@ -92,46 +86,25 @@ def _render_board(where, where_for_period, today: date, **context):
 # --- what is published -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PublicItem:
-    """One line of the board: nothing in it can identify the enterprise or a person."""
-
-    request_id: int
-    category: Category
-    summary: str  # written or approved by staff; empty: the template writes a neutral line
-    department: Optional[str]
-    outcome: Outcome
-    rating: Optional[Rating]
-    days_taken: int
-
-
 def published(where, page: int) -> tuple[list[PublicItem], bool]:
-    """Closed, consented requests with a result, most recently closed first: one page and
-    whether another follows."""
+    """Closed, consented requests with a result and an approved summary, most recently
+    closed first: one page and whether another follows."""
     rows = db.session.execute(
         sa.select(Request.id, Request.category, Request.public_summary, Department.name, Request.outcome,
                   Request.rating, Request.created_at, Request.closed_at)
         .outerjoin(Department, Request.department_id == Department.id)
         .where(where, Request.status == Status.CLOSED, Request.public_consent,
-               Request.outcome.is_not(None), Request.closed_at.is_not(None))
+               Request.outcome.is_not(None), Request.closed_at.is_not(None),
+               Request.public_summary_approved_at.is_not(None))
         .order_by(Request.closed_at.desc(), Request.id.desc())
         .offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)
     ).all()
     items = [
         PublicItem(row[0], row.category, row.public_summary.strip(), row.name, row.outcome, row.rating,
-                   _days_between(row.created_at, row.closed_at))
+                   days_between(row.created_at, row.closed_at))
         for row in rows[:PER_PAGE]
     ]
     return items, len(rows) > PER_PAGE
-
-
-def _local_day(moment: datetime) -> date:
-    return moment.replace(tzinfo=timezone.utc).astimezone(CHINA).date()
-
-
-def _days_between(start: datetime, end: datetime) -> int:
-    """Calendar days in China from filing to closing (0: closed the day it was filed)."""
-    return (_local_day(end) - _local_day(start)).days
 
 
 # --- the next reception day -------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 - problem list (问题清单): every request received in a jurisdiction and period;
 - claim list (认领清单): what was assigned to a department, its deadline, whether the
   department acknowledged it and how many days it is overdue;
-- public list (公示清单): what was closed with a result, for the station's public board.
+- public list (公示清单): what was closed with a result, for the station's public board, and
+  whether its public summary is still to be written or approved (services/publication.py).
 
 A list covers a jurisdiction and everything below it. The problem and public lists count
 requests where they were received (filed_jurisdiction_id); the claim list where they are
@@ -42,6 +43,7 @@ from ..models import (
 from ..models.base import StrEnum
 from ..workdays import CHINA, today_local, utc_start_of
 from ..workflow import Action, Status
+from . import publication
 # The register exports' cell writer: strips control characters, never lets text become a formula.
 from .imports import workbook_bytes, write_text
 
@@ -248,11 +250,23 @@ def days_taken(req: Request) -> Optional[int]:
 
 
 def _result_text(row: ListRow) -> str:
-    return row.request.public_summary or row.response_note
+    """What was done: as the approved public summary puts it, else the last public answer."""
+    if row.request.public_summary_approved_at is not None:
+        return publication.parts(row.request.public_summary)[1] or row.request.public_summary
+    return row.response_note
 
 
 def _handler(req: Request):
     return req.department.name if req.department else _l("The deputy (answered directly)")
+
+
+def _rating(req: Request):
+    """满意度, marked when staff took it in a 电话回访 (it counts like the enterprise's own)."""
+    if req.rating is None:
+        return ""
+    if req.rated_by_phone:
+        return _l("%(rating)s (phone return visit)", rating=RATING_LABELS[req.rating])
+    return RATING_LABELS[req.rating]
 
 
 def _acknowledged(req: Request):
@@ -300,8 +314,8 @@ def _load_acknowledgements(rows: list[ListRow]) -> None:
 
 def _load_response_notes(rows: list[ListRow]) -> None:
     """The last public answer (the department's response or the deputy's own), for rows
-    that staff gave no public summary."""
-    ids = [row.request.id for row in rows if not row.request.public_summary]
+    without an approved public summary."""
+    ids = [row.request.id for row in rows if row.request.public_summary_approved_at is None]
     if not ids:
         return
     latest = (sa.select(sa.func.max(RequestEvent.id))
@@ -370,10 +384,12 @@ SPECS: dict[ListKind, ListSpec] = {
             Column("承办单位", _l("Handling unit"), lambda row: _handler(row.request), width=20, wrap=True),
             Column("办结日期", _l("Closed on"), lambda row: local_date(row.request.closed_at), width=12),
             Column("办理用时（天）", _l("Days taken"), lambda row: days_taken(row.request), width=9, numeric=True),
-            Column("满意度", _l("Satisfaction"),
-                   lambda row: RATING_LABELS[row.request.rating] if row.request.rating else "", width=10),
+            Column("满意度", _l("Satisfaction"), lambda row: _rating(row.request), width=14),
             Column("同意公示", _l("Consent to publish"),
                    lambda row: _l("Yes") if row.request.public_consent else _l("No"), width=9),
+            # Which consented requests still wait for their summary, linked to the card that writes it.
+            Column("公示状态", _l("Publication"), lambda row: publication.state_of(row.request).label, width=14,
+                   links_to_request=True),
         ),
         load_extras=_load_response_notes,
     ),
