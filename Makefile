@@ -83,6 +83,7 @@ bench: install-dev wrk
 	$(REPORT) oversight-province -- $(BIN)/python bench/oversight.py --reuse --rounds 5 --database-url $(BENCH_PROVINCE_URL)
 	$(BIN)/python bench/pages.py --database-url $(BENCH_PROVINCE_URL) --write-doc
 	$(BIN)/python bench/throughput.py --database-url $(BENCH_PROVINCE_URL) --write-doc
+	$(BIN)/python bench/reach.py --database-url $(BENCH_PROVINCE_URL) --write-doc
 
 # Filing through gunicorn (3 workers) by 50 phones for 60 s with a worker killed half-way, on
 # SQLite and on PostgreSQL; fails when a filing is lost or doubled (figures: docs/benchmarks.md).

@@ -44,6 +44,14 @@ def test_the_pages_benchmark_runs_and_checks_its_budgets():
     assert len(verdicts) == 10  # two landing pages shared and rendered, the filing, four inbox tabs, the card
 
 
+def test_the_reach_benchmark_runs_both_sides_and_the_deadline_job():
+    output = quick_run("reach.py")
+    assert "pair 1, A:" in output and "pair 1, B:" in output
+    assert "| first run of the day |" in output and "| second run, same day | " in output
+    # The stand-ins heard from B: its SMS and robots really went out.
+    assert "stand-ins received: {'sms': 0" not in output
+
+
 def test_a_generated_block_is_replaced_and_the_prose_around_it_kept(tmp_path):
     sys.path.insert(0, str(ROOT / "bench"))
     import report
