@@ -51,8 +51,8 @@ def deputy_station_ids(user: User) -> list[int]:
 
 def views(user: User) -> dict[str, sa.ColumnElement]:
     """The conditions under which this user may open a request, by name: a request is in
-    view when any of them holds. Staff, officers and the administrator have one; a deputy
-    has five, each answered by an index of its own, so that a list can ask each on its own
+    view when any of them holds. Officers and the administrator have one, staff two; a deputy
+    has six, each answered by an index of its own, so that a list can ask each on its own
     and unite what they find (desk/queries.py) rather than make PostgreSQL test their OR
     on every request it walks."""
     if user.role is Role.ADMIN:
@@ -67,17 +67,21 @@ def views(user: User) -> dict[str, sa.ColumnElement]:
     if user.role is Role.UNIT:
         return {"department": Request.department_id == user.department_id}
     # A deputy: addressed to them, their stations' queues, what they claimed, what
-    # they escalated (read only once it has moved up), and what was escalated to the
-    # level of the congress that elected them.
+    # they escalated (read only once it has moved up), what was escalated to the level of
+    # the congress that elected them, and, read only, what passed that level and moved on.
     escalated_by_me = sa.select(RequestEvent.request_id).where(
         RequestEvent.actor_user_id == user.id, RequestEvent.action == Action.ESCALATE
     )
+    my_level = user.deputy.congress_jurisdiction_id
+    escalated_to_my_level = sa.select(RequestEvent.request_id).where(
+        RequestEvent.action == Action.ESCALATE, RequestEvent.jurisdiction_id == my_level)
     return {
         "addressed": Request.addressed_deputy_id == user.deputy_id,
         "station": Request.station_id.in_(deputy_station_ids(user)),
         "claimed": Request.claimant_id == user.id,
         "escalated_by_me": Request.id.in_(escalated_by_me),
-        "escalated_here": sa.and_(Request.jurisdiction_id == user.deputy.congress_jurisdiction_id, _escalated_here()),
+        "escalated_here": sa.and_(Request.jurisdiction_id == my_level, _escalated_here()),
+        "passed_my_level": sa.and_(Request.id.in_(escalated_to_my_level), Request.jurisdiction_id != my_level),
     }
 
 

@@ -7,12 +7,12 @@ import sqlalchemy as sa
 
 from liaison_app import access
 from liaison_app.extensions import db
-from liaison_app.models import Notification, NotificationChannel, NotificationKind, Outcome, Rating, Request
+from liaison_app.models import Notification, NotificationChannel, NotificationKind, Outcome, Rating, Request, Role
 from liaison_app.services import workflow as wf
 from liaison_app.services.requests import StaleVersion
 from liaison_app.workdays import add_working_days, today_local
 from liaison_app.workflow import Action, ForbiddenActor, Status, WorkflowError
-from tests.factories import Tree, make_request
+from tests.factories import Tree, make_deputy, make_request, make_user
 
 
 @pytest.fixture
@@ -131,12 +131,14 @@ def test_a_department_returns_at_most_twice_then_only_staff_reassign(tree):
 
 
 def test_escalated_twice_and_answered_from_the_top(tree, req):
+    county_deputy = make_user(Role.DEPUTY, deputy=make_deputy(name="县级代表", congress_jurisdiction=tree.county))
     wf.claim_request(req, actor=tree.deputy_user)
     wf.escalate_request(fresh(req), actor=tree.deputy_user, version=fresh(req).version, reason="涉及县级规划审批")
     at_county = fresh(req)
     assert (at_county.status, at_county.jurisdiction_id, at_county.claimant_id) == (
         Status.SUBMITTED, tree.county.id, None)
 
+    assert Action.CLAIM in access.allowed(county_deputy, at_county)  # the county's deputies may take it up
     wf.claim_request(at_county, actor=tree.staff["county"])
     wf.escalate_request(fresh(req), actor=tree.staff["county"], version=fresh(req).version, reason="需市级协调")
     wf.claim_request(fresh(req), actor=tree.staff["city"])
@@ -155,6 +157,8 @@ def test_escalated_twice_and_answered_from_the_top(tree, req):
         assert req.id in visible_ids(tree.staff[level])
         assert access.allowed(tree.staff[level], top) == []
     assert req.id in visible_ids(tree.staff["province"])
+    # the county's deputies, whose level it passed through, keep it in sight, read only
+    assert req.id in visible_ids(county_deputy) and access.allowed(county_deputy, top) == []
     # and they hear of its result (通报), so that the station can tell the enterprise
     wf.accept_answer(top, actor=tree.staff["city"], version=top.version)
     told = {n.recipient_user_id for n in db.session.scalars(sa.select(Notification).where(

@@ -338,6 +338,8 @@ class RequestEvent(db.Model):
         sa.Index("ix_request_events_action_created_at", "action", "created_at"),
         # What a deputy escalated (access.views), from the index alone: 49 rows, not his 2,300 events.
         sa.Index("ix_request_events_actor_user_id_action", "actor_user_id", "action", "request_id"),
+        # What was escalated to a level, which its deputies keep in sight once it moves on.
+        sa.Index("ix_request_events_action_jurisdiction_id", "action", "jurisdiction_id", "request_id"),
     )
 
     def __repr__(self) -> str:
