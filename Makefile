@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test test-sqlite test-postgresql bench wrk loadtest install install-dev translations extract-messages chromium clean
+.PHONY: run test test-sqlite test-postgresql bench wrk loadtest install install-dev translations extract-messages chromium libreoffice clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,8 @@ run: install instance/config.py
 # The suite runs on SQLite, then on PostgreSQL at TEST_DATABASE_URL (skipped with a
 # clear line when no server answers, except with CI=true). The browser tests need
 # Debian's Chromium: CI installs it; elsewhere they skip unless `make chromium` was run.
-test: install-dev $(if $(filter 1 true yes TRUE True YES,$(CI)),chromium) test-sqlite test-postgresql
+# The print tests of the XLSX exports need LibreOffice the same way (`make libreoffice`).
+test: install-dev $(if $(filter 1 true yes TRUE True YES,$(CI)),chromium libreoffice) test-sqlite test-postgresql
 
 test-sqlite: install-dev
 	$(BIN)/pytest --db sqlite
@@ -63,8 +64,17 @@ endef
 
 # Debian's Chromium for tests/browser (Playwright drives it; Playwright never downloads
 # a browser of its own). Does nothing when it is already there.
+# Noto CJK gives the screenshots (and the PDFs below) Chinese glyphs instead of boxes.
+CJK_FONTS := /usr/share/fonts/opentype/noto
 chromium:
 	$(call debian_package,chromium,/usr/bin/chromium,the browser tests)
+	$(call debian_package,fonts-noto-cjk,$(CJK_FONTS),Chinese glyphs in the browser tests)
+
+# Debian's LibreOffice Calc without a GUI (the smallest that converts headless) turns each
+# XLSX export into a PDF for tests/test_xlsx_print.py. Does nothing when it is already there.
+libreoffice:
+	$(call debian_package,libreoffice-calc-nogui,/usr/bin/libreoffice,the print tests of the XLSX exports)
+	$(call debian_package,fonts-noto-cjk,$(CJK_FONTS),Chinese glyphs in the printed exports)
 
 # Debian's wrk drives bench/throughput.py (load on the same machine). Does nothing when it is there.
 wrk:

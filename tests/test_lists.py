@@ -364,7 +364,7 @@ def test_each_export_is_the_paper_form_with_the_rows_of_the_page(client, tree, k
     assert sheet["A2"].value == (f"填报单位：太仓市人大常委会　填报人：太仓市工作人员"
                                  f"　填报日期：{today.year}年{today.month}月{today.day}日")
     assert [cell.value for cell in sheet[3]] == HEADERS[kind] == table_headers(page)
-    assert (sheet.freeze_panes, sheet.print_title_rows, sheet.page_setup.orientation) == ("A4", "$3:$3", "landscape")
+    assert (sheet.freeze_panes, sheet.print_title_rows, sheet.page_setup.orientation) == ("A4", "$1:$3", "landscape")
     cells = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=4)]
     assert [(row[0], row[1]) for row in cells] == [(1, made[0].reference), (2, made[1].reference)]
     assert [[lists_service.cell_text(value.date() if isinstance(value, datetime) else value) for value in row]

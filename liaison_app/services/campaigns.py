@@ -59,6 +59,7 @@ from ..workdays import today_local, utc_start_of
 from . import imports as importing
 from . import notify
 from .enterprises import matching
+from .paper import set_up_printing
 
 log = logging.getLogger("liaison.campaigns")
 
@@ -634,6 +635,7 @@ def pairing_template(campaign: VisitCampaign) -> bytes:
     for letter, width in zip("ABCDEF", (32, 22, 12, 24, 10, 10)):
         sheet.column_dimensions[letter].width = width
     sheet.freeze_panes = "A2"
+    set_up_printing(sheet, repeat_rows=1)
     return importing.workbook_bytes(workbook)
 
 
@@ -1011,6 +1013,8 @@ def coverage_workbook(report: Coverage, missing: list[NotVisited]) -> bytes:
     _write_table(sheet, end + 2, DEPUTY_HEADERS, deputy_rows, percent_columns={7})
     for letter, width in zip("ABCDEFG", (16, 26, 12, 10, 10, 10, 10)):
         sheet.column_dimensions[letter].width = width
+    # Only the title: the header of the first table would mislead above the deputies'.
+    set_up_printing(sheet, repeat_rows=2)
 
     listing = workbook.create_sheet(NOT_VISITED_SHEET)
     _write_table(listing, 1, NOT_VISITED_HEADERS,
@@ -1019,6 +1023,7 @@ def coverage_workbook(report: Coverage, missing: list[NotVisited]) -> bytes:
     for letter, width in zip("ABCDEFGH", (6, 32, 22, 14, 16, 32, 12, 22)):
         listing.column_dimensions[letter].width = width
     listing.freeze_panes = "A2"
+    set_up_printing(listing, repeat_rows=1)
     return importing.workbook_bytes(workbook)
 
 

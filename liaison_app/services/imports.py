@@ -46,6 +46,7 @@ from ..extensions import begin_write, db
 from ..models import Department, Deputy, DeputyKind, Enterprise, Jurisdiction, Station, User
 from ..models.base import StrEnum
 from ..validators import InvalidValue, normalise_uscc
+from .paper import set_up_printing
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
@@ -971,6 +972,7 @@ def template_workbook(kind: ImportKind) -> bytes:
     for row in notes.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+    set_up_printing(notes, repeat_rows=1)
     return workbook_bytes(workbook)
 
 
@@ -998,6 +1000,7 @@ def _register_workbook(kind: ImportKind, rows: Iterable[dict[str, str]]) -> open
             sheet.add_data_validation(choice)
             choice.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
     sheet.freeze_panes = "A2"
+    set_up_printing(sheet, repeat_rows=1)
     for number, values in enumerate(rows, start=2):
         for index, column in enumerate(columns, start=1):
             write_text(sheet, number, index, values.get(column.key, ""), as_text=column.as_text)

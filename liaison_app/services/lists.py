@@ -46,6 +46,7 @@ from ..workflow import Action, Status
 from . import publication
 # The register exports' cell writer: strips control characters, never lets text become a formula.
 from .imports import workbook_bytes, write_text
+from .paper import set_up_printing
 
 PAGE_SIZE = 100
 EXPORT_BATCH = 500  # rows loaded (with their extras) at a time while writing a workbook
@@ -600,17 +601,12 @@ def _write_cell(sheet, row: int, column_index: int, column: Column, value) -> No
 
 
 def _lay_out(sheet, spec: ListSpec) -> None:
-    """Column widths, and printing: landscape, one page wide, the header on every page."""
+    """Column widths, and printing: one page wide, title and header on every page."""
     for index, column in enumerate(spec.columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = column.width
     sheet.row_dimensions[1].height = 30
     sheet.freeze_panes = "A4"
-    sheet.print_title_rows = "3:3"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    set_up_printing(sheet, repeat_rows=3)
 
 
 def export_filename(kind: ListKind, filters: ListFilters) -> tuple[str, str]:

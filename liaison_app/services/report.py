@@ -39,6 +39,7 @@ from ..models import Activity, Jurisdiction, Level, Outcome, Request, RequestEve
 from ..models.visits import activity_deputies, visit_deputies
 from ..workdays import utc_start_of
 from ..workflow import Action
+from .paper import set_up_printing
 
 # The paper form's columns (data, not UI text: the form is the same in every language).
 COLUMN_HEADERS = {
@@ -382,6 +383,7 @@ def report_workbook(report: MonthlyReport, signature: Signature) -> bytes:
     for index in range(3, len(headers) + 1):
         sheet.column_dimensions[get_column_letter(index)].width = 16
     sheet.freeze_panes = "C4"
+    set_up_printing(sheet, repeat_rows=3)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
