@@ -35,10 +35,16 @@ instance/config.py:
 	@$(BIN)/python -c "import secrets; print('SECRET_KEY = %r' % secrets.token_hex(32))" > $@
 	@echo "Wrote instance/config.py with a new random SECRET_KEY."
 
+# `make run HOST=0.0.0.0 PORT=8080` serves the LAN too (a phone on the same Wi-Fi); the QR
+# and tracking links then follow at this machine's LAN address, unless PUBLIC_BASE_URL is set.
+HOST ?= 127.0.0.1
+PORT ?= 5000
+run: export FLASK_RUN_HOST := $(HOST)
+run: export FLASK_RUN_PORT := $(PORT)
 run: install instance/config.py
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask run
 
 # The suite runs on SQLite, then on PostgreSQL at TEST_DATABASE_URL (skipped with a
 # clear line when no server answers, except with CI=true). The browser tests need

@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import socket
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -64,7 +65,7 @@ class ConfigError(RuntimeError):
 class Defaults:
     SECRET_KEY = None
     DATABASE_URL = None  # None: SQLite file in the instance folder
-    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    PUBLIC_BASE_URL = None  # None: where `flask run` serves (dev_server_base_url), http://127.0.0.1:5000
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh_CN", "en")
@@ -271,6 +272,9 @@ def load_config(app, test_config=None):
                 raise ConfigError(f"{name} must be {expected}, not {os.environ[name]!r}.") from None
     if test_config:
         app.config.update(test_config)
+    if not app.config["PUBLIC_BASE_URL"]:
+        app.config["PUBLIC_BASE_URL"] = dev_server_base_url(os.environ.get("FLASK_RUN_HOST"),
+                                                            os.environ.get("FLASK_RUN_PORT"))
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_BASE_URL"].startswith("https://")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
@@ -312,6 +316,27 @@ def load_config(app, test_config=None):
                 "SECRET_KEY is not set. Set the SECRET_KEY environment variable or put "
                 "SECRET_KEY = '...' in instance/config.py (make run writes one for you)."
             )
+
+
+def dev_server_base_url(host: str | None, port: str | None) -> str:
+    """Where `flask run --host HOST --port PORT` (FLASK_RUN_HOST/PORT, as `make run HOST=0.0.0.0
+    PORT=8080` sets them) is reached: on all addresses, at this machine's LAN address, so that
+    a phone on the same Wi-Fi can open the QR links printed for it."""
+    host, port = host or "127.0.0.1", port or "5000"
+    if host in {"0.0.0.0", "::"}:
+        host = lan_address()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def lan_address() -> str:
+    """The address packets to another network would leave from: connecting a UDP socket picks
+    the route and sends nothing. 127.0.0.1 on a machine without a network."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.254.254.254", 1))
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
 
 
 def _refuse_debug_in_production(app) -> None:

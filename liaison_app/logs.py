@@ -43,6 +43,9 @@ USCC_PATTERN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{2}\d{6}[0-9A-Za-z]{10}(?
 # Line breaks of any kind (\n, \r, \v, \f, \x1c-\x1e, \x85, \u2028, \u2029) and every other
 # control character (ESC would drive a terminal).
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# The colours werkzeug gives its own lines (ESC[1m...ESC[0m). It escapes the path a client
+# sent before colouring it, so every such code in a werkzeug record is werkzeug's own.
+_WERKZEUG_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def mask_phone_text(number: str) -> str:
@@ -156,6 +159,11 @@ class LogFormatter(logging.Formatter):
         return escape_controls(super().formatMessage(record))
 
     def format(self, record):
+        if record.name == "werkzeug":
+            return "\n".join(self._format_record(line) for line in _werkzeug_lines(record))
+        return self._format_record(record)
+
+    def _format_record(self, record):
         # As logging.Formatter.format, except that the traceback is never taken from
         # record.exc_text, which another handler (caplog's) may have filled unindented.
         record.message = record.getMessage()
@@ -171,6 +179,25 @@ class LogFormatter(logging.Formatter):
         # Masked last, so that whatever part of the line a number came from (message, args,
         # traceback, a field of LOG_FORMAT) it is caught.
         return mask(line)
+
+
+def _werkzeug_lines(record: logging.LogRecord) -> list[logging.LogRecord]:
+    """werkzeug's record without its colours; its start-up notice (lines of its own text, no
+    arguments) a record per line, so that " * Running on http://..." reads plainly. Copies:
+    other handlers (caplog) see the record as it was."""
+    msg = _WERKZEUG_COLOUR.sub("", str(record.msg))
+    args = record.args
+    if isinstance(args, tuple):
+        args = tuple(_WERKZEUG_COLOUR.sub("", arg) if isinstance(arg, str) else arg for arg in args)
+    lines = [msg] if args else msg.split("\n")
+    copies = []
+    for number, line in enumerate(lines, start=1):
+        copy = logging.makeLogRecord(record.__dict__)
+        copy.msg, copy.args = line, args
+        if number < len(lines):  # the traceback, if any, once under the last line
+            copy.exc_info = copy.exc_text = copy.stack_info = None
+        copies.append(copy)
+    return copies
 
 
 def _indented(text: str) -> str:
