@@ -12,6 +12,8 @@ from typing import Optional, Sequence
 
 from markupsafe import Markup, escape
 
+from .templating import colon
+
 RED = "#b42318"
 GREEN = "#116329"
 INK = "#1f2328"
@@ -78,7 +80,7 @@ def column_chart(chart_id: str, title: str, description: str, categories: Sequen
             parts.append(
                 f'<rect class="{escape(s.css_class)}" x="{x:.1f}" y="{baseline - h:.1f}" width="{bar - 1:.1f}"'
                 f' height="{h:.1f}" fill="{s.fill}" data-label="{escape(category)}" data-value="{_data(value)}">'
-                f'<title>{escape(category)} · {escape(str(s.name))}: {_number(value, unit)}</title></rect>'
+                f'<title>{escape(colon(f"{category} · {s.name}"))}{_number(value, unit)}</title></rect>'
             )
             if value:
                 parts.append(f'<text x="{x + (bar - 1) / 2:.1f}" y="{baseline - h - 3:.1f}" font-size="9"'
@@ -108,7 +110,7 @@ def bar_chart(chart_id: str, title: str, description: str, labels: Sequence[str]
             f' {_FONT}>{escape(_shorten(label, 12))}</text>'
             f'<rect class="bar" x="{label_w:g}" y="{y + 4:g}" width="{w:.1f}" height="{row_h - 8:g}" fill="{fill}"'
             f' data-label="{escape(label)}" data-value="{_data(value)}">'
-            f'<title>{escape(label)}: {_number(value, unit)}</title></rect>'
+            f'<title>{escape(colon(label))}{_number(value, unit)}</title></rect>'
             f'<text x="{label_w + w + 4:.1f}" y="{y + 16:g}" font-size="12" fill="{INK}"'
             f' {_FONT}>{_number(value, unit)}</text>'
         )

@@ -104,6 +104,22 @@ def days_left(due, today) -> str:
     return ngettext("%(num)d day overdue", "%(num)d days overdue", -delta)
 
 
+def _chinese() -> bool:
+    locale = get_locale()
+    return bool(locale) and locale.language == "zh"
+
+
+def colon(label) -> str:
+    """A label before its value: "地址：" in Chinese, "Address: " in English (never an ASCII
+    colon inside Chinese text)."""
+    return f"{label}：" if _chinese() else f"{label}: "
+
+
+def parens(text) -> str:
+    """An aside in brackets: full-width around Chinese text, ASCII around English."""
+    return f"（{text}）" if _chinese() else f"({text})"
+
+
 def register(app: Flask) -> None:
     app.jinja_env.globals.update(
         dom_id=dom_id,
@@ -119,4 +135,6 @@ def register(app: Flask) -> None:
         local_date=lambda value: format_date(value, "yyyy-MM-dd") if value else "",
         display_phone=display_phone,
         mask_phone=mask_phone,
+        colon=colon,
+        parens=parens,
     )

@@ -25,7 +25,7 @@ class CalendarDayForm(FlaskForm):
     kind = RadioField(_l("This day is"), choices=[SelectChoice("holiday", _l("a holiday (no work)")),
                                                   SelectChoice("workday", _l("a working day (e.g. a make-up day)"))],
                       validators=[InputRequired(_l("Please choose one."))])
-    name = StringField(_l("Name (e.g. 国庆节, 调休上班)"), validators=[Length(max=40, message=_l("At most %(max)d characters."))])
+    name = StringField(_l("Name (e.g. National Day, or a make-up working day)"), validators=[Length(max=40, message=_l("At most %(max)d characters."))])
 
 
 def _admins_only():

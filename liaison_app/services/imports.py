@@ -156,7 +156,7 @@ COLUMNS: dict[ImportKind, tuple[Column, ...]] = {
         Column("kind", "代表类别", _l("%(choices)s. %(empty)s", choices="人大代表 / 街道议政代表", empty=_EMPTY_KEEPS),
                "人大代表", 14, choices=tuple(DEPUTY_KINDS)),
         Column("stations", "所属联络站",
-               _l("Existing liaison stations by their exact names, separated by 、 or ;. The deputy's stations "
+               _l("Existing liaison stations by their exact names, separated by commas or semicolons. The deputy's stations "
                   "become exactly these."), "沙溪镇代表联络站", 28),
         Column("specialties", "专业特长", _l("What the deputy knows well, e.g. finance or hiring."), "企业管理、融资", 20),
         Column("bio", "简介", _l("A short introduction for the deputy's page."), "太仓市某精密机械有限公司董事长", 40),

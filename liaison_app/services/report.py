@@ -45,9 +45,9 @@ from .paper import set_up_printing
 COLUMN_HEADERS = {
     "activities": "辖区内各级人大开展有关视察、调研、座谈、联系群众活动次数",
     "participations": "辖区内各级人大代表参与活动人次",
-    "collected": "收集意见建议数量(件)",
-    "solved": "解决问题数量(件)",
-    "escalated": "上报市级处理研究的意见建议数量(件)",
+    "collected": "收集意见建议数量（件）",
+    "solved": "解决问题数量（件）",
+    "escalated": "上报市级处理研究的意见建议数量（件）",
     "typical_cases": "典型案例",
 }
 TITLE = "一月一小结"

@@ -156,7 +156,7 @@ def compose(payloads: list[dict[str, Any]], max_bytes: int) -> str:
         return _cut(_text_of(payloads[0]), max_bytes)
     total = len(payloads)
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        lines = [ngettext("【%(num)d new message】", "【%(num)d new messages】", total)]
+        lines = [ngettext("[%(num)d new message]", "[%(num)d new messages]", total)]
         for index, payload in enumerate(payloads):
             line = _digest_line(payload)
             left_after = total - index - 1
@@ -481,7 +481,7 @@ def send_test(robot: Robot, *, actor: User) -> None:
     the outcome as the robot's last error. Raises what post() raises."""
     place = place_of(robot)
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        text = gettext("【Test】A test message from %(app)s: this group will receive the notices of %(place)s. %(site)s",
+        text = gettext("[Test] A test message from %(app)s: this group will receive the notices of %(place)s. %(site)s",
                        app=gettext("Deputy Liaison"), place=place.name if place else "",
                        site=current_app.config["PUBLIC_BASE_URL"])
     try:
