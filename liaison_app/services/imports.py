@@ -157,7 +157,7 @@ COLUMNS: dict[ImportKind, tuple[Column, ...]] = {
                "人大代表", 14, choices=tuple(DEPUTY_KINDS)),
         Column("stations", "所属联络站",
                _l("Existing liaison stations by their exact names, separated by commas or semicolons. The deputy's stations "
-                  "become exactly these."), "沙溪镇代表联络站", 28),
+                  "become exactly these."), "沙溪镇庄西村代表联络站", 28),
         Column("specialties", "专业特长", _l("What the deputy knows well, e.g. finance or hiring."), "企业管理、融资", 20),
         Column("bio", "简介", _l("A short introduction for the deputy's page."), "太仓市某精密机械有限公司董事长", 40),
         Column("status", "状态", _l("%(choices)s. %(empty)s", choices="在任 / 离任", empty=_EMPTY_KEEPS), "在任", 8,
@@ -170,7 +170,7 @@ COLUMNS: dict[ImportKind, tuple[Column, ...]] = {
                "91320585MA1N6T3Q5K", 22, as_text=True),
         Column("jurisdiction", "所属行政区划（代码或名称）",
                _l("Where the enterprise lies. %(forms)s Liaison staff must give one within their jurisdiction.",
-                  forms=_JURISDICTION_NOTE), "320585100 沙溪镇", 26, as_text=True),
+                  forms=_JURISDICTION_NOTE), "320585101 沙溪镇", 26, as_text=True),
         Column("address", "地址", _l("The address of the premises."), "太仓市沙溪镇工业园区一路1号", 36),
         Column("industry", "行业", _l("The industry, e.g. machinery."), "机械制造", 14),
         Column("park", "园区", _l("The industrial park the enterprise lies in, if any: visit campaigns can target "
