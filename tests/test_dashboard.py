@@ -174,7 +174,12 @@ def page_of(app, user, query=""):
 
 
 def kpi(page, name):
-    return re.search(rf'id="kpi-{name}"[^>]*><dt>[^<]*</dt><dd>([^<]*)</dd>', page).group(1)
+    return re.search(rf'id="kpi-{name}"[^>]*><dt>[^<]*</dt><dd>([^<]*)(?:<span|</dd>)', page).group(1)
+
+
+def rate_basis(page, name):
+    """What a rate counts, shown under it (解决率 75.0 % / 已办结 4 件中解决 3 件)."""
+    return re.search(rf'id="kpi-{name}".*?<span class="rate-basis">([^<]*)</span>', page, re.S).group(1)
 
 
 def test_staff_see_their_county_with_the_definitions(app, figures):
@@ -186,7 +191,11 @@ def test_staff_see_their_county_with_the_definitions(app, figures):
     assert (kpi(page, "on-time-rate"), kpi(page, "satisfaction-rate"), kpi(page, "unrated")) == ("50.0 %", "66.7 %", "1")
     assert float(kpi(page, "days-to-claim")) == pytest.approx(0.25, abs=0.06)
     assert kpi(page, "days-to-close") == "8.0"
-    assert "<details>" in page and "(3 / 4)" in page  # the definitions, with their numbers
+    assert "<details>" in page  # the definitions
+    # Each rate says what it counts where it is shown, not only behind 统计口径.
+    assert rate_basis(page, "solve-rate") == "已办结 4 件中解决 3 件"
+    assert rate_basis(page, "on-time-rate") == "有期限的 2 件答复中按期 1 件"
+    assert rate_basis(page, "satisfaction-rate") == "3 个评价中满意或基本满意 2 个"
 
 
 def test_the_default_is_the_users_jurisdiction_over_the_last_twelve_months(app, tree):
@@ -276,7 +285,7 @@ def svgs(page):
 
 
 def table_rows(page, table_id, field):
-    table = re.search(rf'<table class="data" id="{table_id}">(.*?)</table>', page, flags=re.S).group(1)
+    table = re.search(rf'<table class="data[^"]*" id="{table_id}">(.*?)</table>', page, flags=re.S).group(1)
     rows = re.findall(r'<tr data-key="[^"]*"><th scope="row">(.*?)</th>(.*?)</tr>', table, flags=re.S)
     values = {}
     for label, cells in rows:
@@ -486,11 +495,11 @@ def test_the_form_links_to_each_named_period_and_marks_the_one_shown(app, figure
 
     links = preset_links(page)
     assert {key: href for key, (href, _marked, _label) in links.items()} == {
-        "last-12-months": f"/oversight/dashboard?jurisdiction={county}&from=2024-06-01&to=2025-05-31",
-        "this-month": f"/oversight/dashboard?jurisdiction={county}&from=2025-05-01&to=2025-05-31",
-        "last-month": f"/oversight/dashboard?jurisdiction={county}&from=2025-04-01&to=2025-04-30",
-        "this-year": f"/oversight/dashboard?jurisdiction={county}&from=2025-01-01&to=2025-05-31",
-        "last-year": f"/oversight/dashboard?jurisdiction={county}&from=2024-01-01&to=2024-12-31",
+        "last-12-months": f"/oversight/dashboard?jurisdiction={county}&preset=last-12-months&from=2024-06-01&to=2025-05-31",
+        "this-month": f"/oversight/dashboard?jurisdiction={county}&preset=this-month&from=2025-05-01&to=2025-05-31",
+        "last-month": f"/oversight/dashboard?jurisdiction={county}&preset=last-month&from=2025-04-01&to=2025-04-30",
+        "this-year": f"/oversight/dashboard?jurisdiction={county}&preset=this-year&from=2025-01-01&to=2025-05-31",
+        "last-year": f"/oversight/dashboard?jurisdiction={county}&preset=last-year&from=2024-01-01&to=2024-12-31",
     }
     assert [key for key, (_href, marked, _label) in links.items() if marked] == ["last-12-months"]
     assert [label for _href, _marked, label in links.values()] == [
@@ -501,6 +510,35 @@ def test_the_form_links_to_each_named_period_and_marks_the_one_shown(app, figure
     assert [key for key, (_href, marked, _label) in preset_links(page).items() if marked] == ["last-month"]
     _response, page = page_of(app, figures.staff["county"], QUERY)
     assert not any(marked for _href, marked, _label in preset_links(page).values())
+
+
+def test_in_december_one_period_is_marked_though_two_cover_the_same_days(app, figures, monkeypatch):
+    from liaison_app.oversight import dashboard as dashboard_view
+
+    monkeypatch.setattr(dashboard_view, "today_local", lambda: date(2025, 12, 7))
+    user = figures.staff["county"]
+
+    def marked(page):
+        return [key for key, (_href, is_marked, _label) in preset_links(page).items() if is_marked]
+
+    _response, page = page_of(app, user)
+    links = preset_links(page)
+    assert links["last-12-months"][0].split("&from=")[1] == links["this-year"][0].split("&from=")[1]
+    assert marked(page) == ["last-12-months"]
+    # The one tapped is the one marked; dates typed by hand mark the first that covers them.
+    _response, page = page_of(app, user, links["this-year"][0].split("?", 1)[1])
+    assert marked(page) == ["this-year"]
+    _response, page = page_of(app, user, "from=2025-01-01&to=2025-12-07")
+    assert marked(page) == ["last-12-months"]
+
+
+def test_the_filters_are_folded_and_count_what_narrows_the_view(app, figures):
+    user = figures.staff["county"]
+
+    _response, page = page_of(app, user)
+    assert re.search(r'<details class="filter-fold" id="dashboard-filter-fold"[^>]*>\s*<summary[^>]*>筛选（0）</summary>', page)
+    _response, page = page_of(app, user, f"jurisdiction={figures.township.id}&{QUERY}")
+    assert '>筛选（2）</summary>' in page
 
 
 def test_following_a_named_period_with_htmx_swaps_the_figures_and_the_form(app, figures, htmx, on_the_figures_last_day):

@@ -3,6 +3,7 @@ China's time, a county's roll-up of its townships, the XLSX export, the activity
 who may see which jurisdiction's report."""
 
 import io
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import openpyxl
@@ -317,9 +318,24 @@ def test_the_page_shows_the_form_with_its_header_and_exact_columns(client, world
     assert "填报单位" in page and "太仓市人大常委会" in page and "填报人" in page and "太仓市工作人员" in page
     assert "填报日期" in page and today_local().isoformat() in page
     for header in COLUMN_HEADERS.values():
-        assert f"<th scope=\"col\">{header}</th>" in page
+        assert f"<th scope=\"col\" class=\"num\">{header}</th>" in page
     assert "太仓市（本级）" in page and "合计" in page
     assert world.typical.title in page
+    # On a phone each line is a card: every figure is labelled with its column's words.
+    assert re.search(r'<td class="num" data-label="收集意见建议数量（件）">\d+</td>', page)
+
+
+def test_the_english_page_shows_the_form_in_english_with_its_chinese_under_it(client, world):
+    login(client, world.tree.staff["county"])
+
+    page = client.get(f"/oversight/report?jurisdiction={world.county.id}&month=2026-09&lang=en").get_data(as_text=True)
+
+    assert 'Monthly summary for 2026-09<span class="gloss" lang="zh-CN">一月一小结（2026年9月）</span>' in page
+    assert ('Opinions and suggestions collected<span class="gloss" lang="zh-CN">收集意见建议数量（件）</span>'
+            in page)
+    assert 'data-label="Problems solved"' in page
+    # The month picker speaks English punctuation.
+    assert ">2026-09 (2026-09-01 – 2026-09-30)</option>" in page and "（2026-09-01" not in page
 
 
 def test_htmx_gets_the_report_alone(client, world, htmx):

@@ -267,6 +267,20 @@ def test_the_key_supervision_register_shows_the_leader_in_charge(client, tree):
     assert "王建国" in events(req, Action.SUPERVISE)[0].note
 
 
+def test_the_key_supervision_register_says_when_it_is_empty_in_a_padded_card(client, tree):
+    login(client, tree.staff["county"])
+
+    page = client.get("/oversight/key").get_data(as_text=True)
+
+    # A card of its own (the card's padding), not an empty list item under a line.
+    assert '<p class="card muted" id="key-register-empty">暂无重点督办事项。</p>' in page
+    assert 'id="key-register"' not in page
+
+    wf.supervise(make_request(deputy=tree.deputy), actor=tree.staff["county"], key=True, leader="王建国")
+    page = client.get("/oversight/key").get_data(as_text=True)
+    assert 'id="key-register-empty"' not in page and "包案领导：" in page
+
+
 def test_the_desks_supervise_form_names_the_leader(client, tree):
     req = make_request(deputy=tree.deputy)
     login(client, tree.staff["county"])

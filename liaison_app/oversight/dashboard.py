@@ -25,10 +25,12 @@ EARLIEST = date(2000, 1, 1)
 def dashboard():
     """?jurisdiction=&from=&to= (dates, China time); by default the user's own
     jurisdiction (an admin's: the first top-level one) over the last 12 months."""
-    jurisdiction = _chosen_jurisdiction()
+    default = _default_jurisdiction()
+    jurisdiction = _chosen_jurisdiction(default)
     today = today_local()
     period, problem = _chosen_period(today)
     presets = stats.presets(today)
+    current_preset = _current_preset(presets, period)
     report, as_of, counted_live = None, None, False
     if jurisdiction:
         # A large jurisdiction's figures, computed ahead of time (flask refresh-dashboards), or live.
@@ -38,21 +40,37 @@ def dashboard():
         else:
             report = stats.dashboard(access.subtree_ids(jurisdiction.id), period)
             # Dates of one's own, in a jurisdiction whose named periods are stored: say why it was slow.
-            counted_live = (all(preset.period != period for preset in presets)
-                            and dashboard_snapshots.is_large(jurisdiction.id))
+            counted_live = current_preset is None and dashboard_snapshots.is_large(jurisdiction.id)
     # htmx swaps the figures, and the form out of band: its dates and marked period follow them.
     template = "oversight/dashboard/_update.html" if is_htmx() else "oversight/dashboard/index.html"
+    # Narrowed beyond the default view: another jurisdiction, dates of one's own.
+    active_filters = (jurisdiction != default) + (current_preset is None)
     return render_template(template, report=report, jurisdiction=jurisdiction, period=period, problem=problem,
-                           presets=presets, as_of=as_of, counted_live=counted_live,
+                           presets=presets, current_preset=current_preset, active_filters=active_filters,
+                           as_of=as_of, counted_live=counted_live,
                            choices=scope.jurisdiction_menu(current_user, jurisdiction), charts=charts,
                            league_minimum=stats.LEAGUE_MINIMUM, top_rows=stats.TOP_ROWS)
 
 
-def _chosen_jurisdiction() -> Optional[Jurisdiction]:
+def _current_preset(presets: list[stats.Preset], period: stats.Period) -> Optional[stats.Preset]:
+    """The named period shown: the one picked (?preset=) if it covers these dates, else the
+    first that does. Two can cover the same days (the last 12 months and this year, in
+    December); exactly one is marked."""
+    matching = [preset for preset in presets if preset.period == period]
+    picked = request.args.get("preset")
+    return next((preset for preset in matching if preset.key == picked), matching[0] if matching else None)
+
+
+def _chosen_jurisdiction(default: Optional[Jurisdiction]) -> Optional[Jurisdiction]:
     """Within the user's scope (404 outside it); None only when no jurisdiction exists yet."""
     chosen = request.args.get("jurisdiction", type=int)
     if chosen is not None:
         return scope.get_in_scope_or_404(current_user, Jurisdiction, chosen)
+    return default
+
+
+def _default_jurisdiction() -> Optional[Jurisdiction]:
+    """A staff member's own jurisdiction, an admin's first top-level one."""
     if current_user.role is Role.STAFF:
         return current_user.jurisdiction
     return db.session.scalar(

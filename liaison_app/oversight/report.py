@@ -30,6 +30,16 @@ from . import add_menu_entry, bp
 add_menu_entry("oversight.report", _l("Monthly report"))
 add_menu_entry("oversight.activities", _l("Activities"))
 
+# The paper form's six columns in English, for the English screen (the Chinese goes under each).
+SCREEN_HEADERS = {
+    "activities": _l("Inspections, research, symposia and contact activities held by the congresses of the area"),
+    "participations": _l("Deputies taking part in those activities (person-times)"),
+    "collected": _l("Opinions and suggestions collected"),
+    "solved": _l("Problems solved"),
+    "escalated": _l("Opinions and suggestions reported to the city level"),
+    "typical_cases": _l("Typical cases"),
+}
+
 LIST_LIMIT = 100
 DEPUTY_SEARCH_FROM = 30  # with more deputies to choose from, the form offers a search by name
 
@@ -43,10 +53,15 @@ def report():
     jurisdiction, period = _report_subject()
     if jurisdiction is None:
         return render_template("oversight/report/index.html", report=None, choices=[], periods=[])
+    # The filter fold counts the choices that differ from the default (one's own area, this month).
+    current = reporting.period_containing(today_local(), reporting.cutoff_day())
+    active_filters = (request.args.get("jurisdiction", type=int) not in (None, current_user.jurisdiction_id)) + (
+        period != current)
     context = dict(report=reporting.monthly_report(jurisdiction, period), signature=_signature(jurisdiction),
+                   active_filters=active_filters,
                    choices=scope.jurisdiction_menu(current_user, jurisdiction),
                    periods=reporting.recent_periods(today_local(), reporting.cutoff_day()),
-                   column_headers=reporting.COLUMN_HEADERS)
+                   column_headers=reporting.COLUMN_HEADERS, screen_headers=SCREEN_HEADERS)
     template = "oversight/report/_report.html" if is_htmx() else "oversight/report/index.html"
     return render_template(template, **context)
 
