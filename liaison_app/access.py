@@ -9,10 +9,11 @@ Anything outside a user's view is 404, whatever the role.
 
 import sqlalchemy as sa
 from flask import abort, g
+from flask_babel import lazy_gettext as _l
 
 from .extensions import db
 from .models import Jurisdiction, Request, RequestEvent, Role, Station, User, station_deputies
-from .workflow import Action, Actor, ForbiddenActor
+from .workflow import Action, Actor, ForbiddenActor, WorkflowError
 
 MAX_RETURNS = 2  # a department may return a request twice; then only staff re-assign
 
@@ -251,6 +252,40 @@ def check(user: User, action: Action, req: Request) -> None:
                                    status=req.status.label))
     if not can(user, action, req):
         raise ForbiddenActor(_l("You may not do this with this request now."))
+
+
+def _never_claimed(req: Request) -> bool:
+    return not any(event.action is Action.CLAIM for event in req.events)
+
+
+# What the holder of a tracking link may do beyond what the workflow table says: the rule, and
+# what the enterprise is told when it does not hold.
+_ENTERPRISE_RULES = {
+    # 撤回: only while no deputy has ever taken it up; one escalated or sent down is back in a
+    # queue (待受理) but no longer the enterprise's to take back.
+    Action.WITHDRAW: (_never_claimed, _l("A deputy has already taken this request up: it can no longer be withdrawn.")),
+}
+
+
+def enterprise_can(action: Action, req: Request) -> bool:
+    """May the enterprise (the tracking link's holder) do `action` on `req` now: what its page
+    offers, and what the service enforces (check_enterprise)."""
+    try:
+        check_enterprise(action, req)
+    except WorkflowError:
+        return False
+    return True
+
+
+def check_enterprise(action: Action, req: Request) -> None:
+    """Raise the workflow table's error (409/403), or InvalidTransition (409) when the rule
+    for the enterprise does not hold."""
+    from .workflow import InvalidTransition, next_status
+
+    next_status(req.status, action, Actor.ENTERPRISE)
+    holds, refusal = _ENTERPRISE_RULES.get(action, (None, None))
+    if holds is not None and not holds(req):
+        raise InvalidTransition(refusal)
 
 
 def allowed(user: User, req: Request) -> list[Action]:

@@ -61,7 +61,7 @@ from .services import notify, publication, routing
 from .services.requests import record_event, reserve_references
 from .services.stats import add_months
 from .validators import normalise_phone
-from .workdays import CHINA, add_working_days, is_working_day
+from .workdays import CHINA, Deadline, add_working_days, is_working_day
 from .workflow import Action, Actor, Status
 
 SEED = 2026
@@ -1429,7 +1429,6 @@ class RequestFactory:
             is_supervised=False,
             is_key_supervision=False,
             created_at=filed_at,
-            claim_due_on=add_working_days(_local_date(filed_at), self.config["CLAIM_DUE_WORKING_DAYS"]),
         )
         for step in d.steps:
             self.apply(request, step)
@@ -1460,24 +1459,28 @@ class RequestFactory:
         request.updated_at = max(request.updated_at, at)
 
     def apply(self, request: Request, step: _Step) -> None:
-        """Change the request as the step's action does, then record it through the workflow."""
+        """Change the request as the step's action does, then record it through the workflow, with
+        the deadline it sets or moves (the trail shows it, as the services record it)."""
         at, effect = step.at, step.effect
         day = _local_date(at)
-        if "jurisdiction" in effect:  # escalation: the request now waits at the level above
+        deadline = None
+        if step.action is Action.FILE or "jurisdiction" in effect:  # filed, or waiting at the level above
+            deadline = (Deadline.CLAIM, add_working_days(day, self.config["CLAIM_DUE_WORKING_DAYS"]))
+        if "jurisdiction" in effect:
             request.jurisdiction_id = effect["jurisdiction"].id
             request.claimant_id = request.claimed_at = None
-            request.claim_due_on = add_working_days(day, self.config["CLAIM_DUE_WORKING_DAYS"])
         if "department_id" in effect:
             request.department_id = effect["department_id"]
             if effect["department_id"] is None:  # returned as not theirs
                 request.return_count += 1
-                request.assigned_at = request.due_on = None
+                request.assigned_at = None
+                deadline = (Deadline.RESPONSE, None)
         if step.action is Action.CLAIM:
             request.claimant_id = step.user.id
             request.claimed_at = at
         elif step.action is Action.ASSIGN:
             request.assigned_at = at
-            request.due_on = add_working_days(day, self.response_days)
+            deadline = (Deadline.RESPONSE, add_working_days(day, self.response_days))
         elif step.action in (Action.RESPOND, Action.ANSWER):
             request.outcome = effect["outcome"]
             request.replied_at = at
@@ -1485,7 +1488,7 @@ class RequestFactory:
             request.outcome = request.replied_at = None
         elif step.action is Action.REOPEN_UNSATISFIED:  # 企业不满意不收兵: back to the unit, a new deadline
             request.outcome = request.replied_at = None
-            request.due_on = add_working_days(day, self.response_days)
+            deadline = (Deadline.RESPONSE, max(add_working_days(day, self.response_days), request.due_on))
             request.rating = Rating.UNSATISFIED
             request.rating_comment = step.note
         elif step.action in (Action.RATE, Action.AUTO_CLOSE):
@@ -1495,9 +1498,9 @@ class RequestFactory:
         elif step.action in (Action.REJECT, Action.WITHDRAW):
             request.closed_at = at
         elif step.action is Action.ACCEPT:
-            request.rating_due_on = day + timedelta(days=self.config["RATING_DAYS"])
+            deadline = (Deadline.RATING, day + timedelta(days=self.config["RATING_DAYS"]))
         elif step.action is Action.DECIDE_EXTENSION:
-            request.due_on = request.extension_due_on
+            deadline = (Deadline.RESPONSE, request.extension_due_on)
         if "extension" in effect:
             if effect["extension"]:  # asked for: the proposed later due date waits for staff
                 request.extension_due_on = add_working_days(request.due_on, EXTENSION_WORKING_DAYS)
@@ -1508,5 +1511,5 @@ class RequestFactory:
             request.is_supervised = True
             request.is_key_supervision = request.is_key_supervision or effect.get("key_supervision", False)
         event = record_event(request, step.action, step.actor, actor_user=step.user, note=step.note,
-                             public=step.public)
+                             public=step.public, deadline=deadline)
         event.created_at = at

@@ -7,6 +7,7 @@ from flask_babel import format_date, format_datetime, get_locale, gettext, ngett
 
 from .validators import display_phone, mask_phone
 from .models import RATING_LABELS
+from .workdays import Deadline
 from .workflow import ACTION_LABELS, ACTOR_LABELS, Action, Actor
 
 
@@ -53,6 +54,11 @@ def event_text(event, public: bool = False) -> str:
         return _phone_rating_text(event, public)
     if event.action is Action.ASSIGN and event.department is not None:
         return gettext("Assigned to %(department)s", department=event.department.name)
+    if event.action is Action.RETURN and event.department is not None:
+        return gettext("Returned by %(department)s", department=event.department.name)
+    if event.action is Action.DECIDE_EXTENSION:
+        # An approval moves the response deadline; the event records it (trail.deadline_text).
+        return gettext("Extension approved") if event.deadline is not None else gettext("Extension refused")
     if event.action in (Action.ESCALATE, Action.SEND_DOWN) and event.jurisdiction is not None:
         body = event.jurisdiction.congress_name
         if event.action is Action.ESCALATE:
@@ -121,7 +127,13 @@ def parens(text) -> str:
 
 
 def register(app: Flask) -> None:
+    from . import trail
+
     app.jinja_env.globals.update(
+        trail=trail.trail,
+        deadlines=Deadline,
+        where_now=trail.where_now,
+        latest_answer=trail.latest_answer,
         dom_id=dom_id,
         action_labels=ACTION_LABELS,
         actor_labels=ACTOR_LABELS,

@@ -7,15 +7,19 @@ Which days are worked is decided, in this order, by:
 
 Outside an app context (a script, a unit test without the app) the table is not
 consulted and the package and the weekday rule still answer.
+
+Every deadline of a request is named and counted here (Deadline, *_due_on).
 """
 
 import functools
 from datetime import date, datetime, time, timedelta, timezone
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import sqlalchemy as sa
 from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -29,6 +33,11 @@ def utc_start_of(day: date) -> datetime:
 def utc_from_local(moment: datetime) -> datetime:
     """A time typed in China (naive, as a form gives it) as the naive UTC it is stored in."""
     return moment.replace(tzinfo=CHINA).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def local_date(moment: datetime) -> date:
+    """The date in China of a stored (naive UTC) timestamp."""
+    return moment.replace(tzinfo=timezone.utc).astimezone(CHINA).date()
 
 
 def now_local() -> datetime:
@@ -78,15 +87,59 @@ def _count_forward(start: date, days: int, overrides: dict[date, bool], loaded_t
     return current
 
 
+class Deadline(StrEnum):
+    """The deadlines of a request, each named for what is due by it wherever it is shown."""
+
+    CLAIM = "claim"  # 认领期限: a deputy takes it up
+    ACKNOWLEDGE = "acknowledge"  # 签收期限: the department signs for it
+    RESPONSE = "response"  # 答复期限: the department answers
+    RATING = "rating"  # 评价期限: the enterprise rates the answer
+
+    @property
+    def label(self):
+        return DEADLINE_LABELS[self]
+
+
+DEADLINE_LABELS = {
+    Deadline.CLAIM: _l("Claim deadline"),
+    Deadline.ACKNOWLEDGE: _l("Acknowledgement deadline"),
+    Deadline.RESPONSE: _l("Response deadline"),
+    Deadline.RATING: _l("Rating deadline"),
+}
+
+
 def claim_due_on(filed_on: date) -> date:
     """认领期限: a deputy must claim a request within CLAIM_DUE_WORKING_DAYS of filing."""
     return add_working_days(filed_on, current_app.config["CLAIM_DUE_WORKING_DAYS"])
+
+
+def acknowledge_due_on(assigned_on: date) -> date:
+    """签收期限: ACKNOWLEDGE_DUE_WORKING_DAYS working days after the day of assignment."""
+    return add_working_days(assigned_on, current_app.config["ACKNOWLEDGE_DUE_WORKING_DAYS"])
+
+
+def acknowledge_due_dates(assigned_days: set[date]) -> dict[date, date]:
+    """acknowledge_due_on() for many assignment days, reading the holiday table once."""
+    return add_working_days_to_each(assigned_days, current_app.config["ACKNOWLEDGE_DUE_WORKING_DAYS"])
 
 
 def response_due_on(assigned_on: date) -> date:
     """答复期限: the handling unit's deadline, counted from assignment (交办), not
     from acknowledgement (签收), RESPONSE_DUE_WORKING_DAYS working days later."""
     return add_working_days(assigned_on, current_app.config["RESPONSE_DUE_WORKING_DAYS"])
+
+
+def reopened_response_due_on(current: date | None, reopened_on: date) -> date:
+    """答复期限 after the enterprise was not satisfied (企业不满意不收兵): a full response period
+    from the reopening, but never earlier than the deadline the department was already given
+    (the one the deputy set stands)."""
+    fresh = response_due_on(reopened_on)
+    return max(fresh, current) if current is not None else fresh
+
+
+def rating_due_on(accepted_on: date) -> date:
+    """评价期限: RATING_DAYS calendar days after the answer went to the enterprise."""
+    return accepted_on + timedelta(days=current_app.config["RATING_DAYS"])
 
 
 def package_years() -> tuple[int, int]:

@@ -15,7 +15,7 @@ from liaison_app.services import supervision as sv
 from liaison_app.services import workflow as wf
 from liaison_app.services.supervision import OverdueKind
 from liaison_app.services.workflow import InvalidInput
-from liaison_app.workdays import add_working_days, today_local
+from liaison_app.workdays import acknowledge_due_on, add_working_days, today_local
 from liaison_app.workflow import TRANSITIONS, Action, Actor, ForbiddenActor, InvalidTransition, Status
 from tests.factories import Tree, make_jurisdiction, make_request, make_station, make_user
 from tests.test_desk import login
@@ -121,7 +121,7 @@ def test_the_acknowledgement_deadline_counts_working_days_from_the_day_of_assign
     [row] = [r for r in sv.overdue_rows(sa.select(Request).where(Request.id == req.id), today_local())
              if r.kind is OverdueKind.ACKNOWLEDGE]
 
-    assert row.due_on == add_working_days(sv.local_date(req.assigned_at), 3) == sv.acknowledge_due_on(req.assigned_at)
+    assert row.due_on == add_working_days(sv.local_date(req.assigned_at), 3) == acknowledge_due_on(sv.local_date(req.assigned_at))
 
 
 def test_the_board_takes_the_same_number_of_queries_however_many_rows(tree):
@@ -163,6 +163,23 @@ def test_the_overdue_page_shows_the_age_and_the_other_county_sees_none_of_it(cli
     login(client, far_staff)
     far_page = client.get("/oversight/overdue")
     assert far_page.status_code == 200 and late.reference not in far_page.get_data(as_text=True)
+
+
+def test_the_board_names_each_deadline_of_a_request_late_twice(client, tree):
+    """Not acknowledged and not answered in time: two rows, one 签收期限 and one 答复期限, never two
+    rows under one 办理期限."""
+    req = changed(assigned(tree), assigned_at=days_ago(30), due_on=today_local() - timedelta(days=2))
+    login(client, tree.staff["county"])
+
+    page = client.get("/oversight/overdue").get_data(as_text=True)
+
+    acknowledge_due = acknowledge_due_on(sv.local_date(req.assigned_at))
+    assert page.count(req.reference) == 2
+    assert f"签收期限：{acknowledge_due:%Y-%m-%d}" in page
+    assert f"答复期限：{req.due_on:%Y-%m-%d}" in page
+    assert "办理期限" not in page
+    english = client.get("/oversight/overdue?lang=en").get_data(as_text=True)
+    assert "Acknowledgement deadline: " in english and "Response deadline: " in english
 
 
 # --- reminders ---------------------------------------------------------------------------------------

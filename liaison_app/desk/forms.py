@@ -73,7 +73,7 @@ class AnswerForm(VersionForm):
 class AssignForm(VersionForm):
     department = SelectField(_l("Handling unit"), coerce=int, validate_choice=True,
                              validators=[InputRequired(_l("Please choose a department."))])
-    due_on = DateField(_l("Due date"), validators=[Optional()])
+    due_on = DateField(_l("Response deadline"), validators=[Optional()])
     note = _text(_l("Note to the department (optional)"), required=False, max_length=1000)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..extensions import db
+from ..workdays import Deadline
 from ..workflow import Action, Actor, Status
 from .base import StrEnum, enum_type, utcnow
 from .people import Deputy, Department, Enterprise, User
@@ -273,6 +274,13 @@ class Request(db.Model):
         return [e for e in self.events if e.is_public]
 
     @property
+    def acknowledge_due_on(self) -> Optional[date]:
+        """签收期限: counted from the day of assignment (workdays), not stored."""
+        from ..workdays import acknowledge_due_on, local_date
+
+        return acknowledge_due_on(local_date(self.assigned_at)) if self.assigned_at else None
+
+    @property
     def is_overdue(self) -> bool:
         """Derived from the due dates, so it is right without any scheduled job."""
         from ..workdays import today_local
@@ -323,6 +331,11 @@ class RequestEvent(db.Model):
     # The level the request was at after this event (shows escalation in the trail).
     jurisdiction_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("jurisdictions.id"))
     department_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("departments.id"))
+    # The deadline this event set or moved, from due_before to due_after (None: none was set),
+    # so that no deadline changes without a line on the trail that says old -> new and why.
+    deadline: Mapped[Optional[Deadline]] = mapped_column(enum_type(Deadline, 16))
+    due_before: Mapped[Optional[date]]
+    due_after: Mapped[Optional[date]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     request: Mapped[Request] = relationship(back_populates="events")

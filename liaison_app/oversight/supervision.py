@@ -59,7 +59,7 @@ class CaseForm(ReferencesForm):
 class CaseAssignForm(_Form):
     department = SelectField(_l("Handling unit"), coerce=int, validate_choice=True,
                              validators=[InputRequired(_l("Please choose a department."))])
-    due_on = DateField(_l("Due date (optional)"), validators=[OptionalValue()])
+    due_on = DateField(_l("Response deadline (optional)"), validators=[OptionalValue()])
     note = _text(_l("Note to the department (optional)"), required=False, max_length=1000)
 
 

@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
 
-from .. import limits
+from .. import access, limits
 from ..extensions import db, reads_only
 from ..models import Attachment, Deputy, QRCode, Rating, Request, Station
 from ..services import receptions
@@ -25,7 +25,7 @@ from ..services.requests import add_information, file_request, route_by_token, w
 from ..services.workflow import close_if_unrated, rate_request
 from ..templating import is_htmx, redirect_after_post
 from ..validators import InvalidValue, normalise_phone, normalise_uscc
-from ..workflow import Status, WorkflowError
+from ..workflow import Action, WorkflowError
 from . import bp, landing_cache
 from .forms import AddInfoForm, FilingForm, RatingForm, WithdrawForm, new_idempotency_key
 
@@ -285,13 +285,13 @@ def _render_tracking(req, *, info_form=None, withdraw_form=None, rating_form=Non
                      status=200):
     context = dict(
         rating_form=rating_form or RatingForm(formdata=None),
-        can_rate=req.status is Status.AWAITING_RATING,
+        can_rate=access.enterprise_can(Action.RATE, req),
         req=req,
         notice=notice,
         info_form=info_form or AddInfoForm(formdata=None),
         withdraw_form=withdraw_form or WithdrawForm(formdata=None),
-        can_withdraw=req.status is Status.SUBMITTED,
-        can_add_info=not req.status.is_final,
+        can_withdraw=access.enterprise_can(Action.WITHDRAW, req),
+        can_add_info=access.enterprise_can(Action.ADD_INFO, req),
         problem=problem,
         tracking_url=current_app.config["PUBLIC_BASE_URL"] + url_for(".tracking", token=req.tracking_token),
     )

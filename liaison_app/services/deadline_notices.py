@@ -18,9 +18,9 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import begin_write, db
 from ..models import DeadlineNotice, Request, utcnow
-from ..workdays import today_local
+from ..workdays import acknowledge_due_dates, local_date, today_local
 from . import notify, routing
-from .supervision import OverdueKind, acknowledge_due_dates, due_clauses, local_date, overdue_clauses
+from .supervision import OverdueKind, due_clauses, overdue_clauses
 
 logger = logging.getLogger("liaison.notify")
 

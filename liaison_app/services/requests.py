@@ -2,6 +2,7 @@
 
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from typing import Optional
 
 import sqlalchemy as sa
@@ -31,7 +32,7 @@ from ..models import (
     utcnow,
 )
 from ..validators import is_mobile
-from ..workdays import claim_due_on, now_local, today_local
+from ..workdays import Deadline, claim_due_on, now_local, today_local
 from ..workflow import Action, Actor, WorkflowError, next_status
 from . import notify, routing
 from .photos import ProcessedPhoto, commit_with_photos, photo_columns
@@ -127,11 +128,18 @@ def station_route(station: Station, channel: Channel) -> Route:
                  live=station.active, channel=channel)
 
 
+# The request's column of each deadline it stores (签收期限 follows from assigned_at).
+DEADLINE_COLUMNS = {Deadline.CLAIM: "claim_due_on", Deadline.RESPONSE: "due_on", Deadline.RATING: "rating_due_on"}
+
+
 def record_event(
-    request: Request, action: Action, actor: Actor, *, actor_user=None, note: str = "", public: bool = True
+    request: Request, action: Action, actor: Actor, *, actor_user=None, note: str = "", public: bool = True,
+    deadline: Optional[tuple[Deadline, Optional[date]]] = None,
 ) -> RequestEvent:
     """Apply `action` through the workflow table and append the event that records it.
 
+    `deadline`: the deadline this action sets, and its new date (None: it no longer applies);
+    the event keeps the date before and after, the trail shows both.
     Raises a WorkflowError before anything changes when the table does not allow it.
     """
     from_status = request.status
@@ -146,6 +154,10 @@ def record_event(
         note=note,
         is_public=public,
     )
+    if deadline is not None:
+        kind, due = deadline
+        event.deadline, event.due_before, event.due_after = kind, getattr(request, DEADLINE_COLUMNS[kind]), due
+        setattr(request, DEADLINE_COLUMNS[kind], due)
     # The level and department the request is at after this event. A request set up
     # through relationships has no ids before the flush, one set up by id no objects.
     for name in ("jurisdiction", "department"):
@@ -167,11 +179,11 @@ def open_request(*, reference: str, actor: Actor, actor_user=None, description: 
         tracking_token=secrets.token_urlsafe(24),
         title=title_from(description),
         description=description,
-        claim_due_on=claim_due_on(today_local()),
         **columns,
     )
     # A new request has no status yet: the table's (None, FILE) row makes it 待受理.
-    record_event(request, Action.FILE, actor, actor_user=actor_user)
+    record_event(request, Action.FILE, actor, actor_user=actor_user,
+                 deadline=(Deadline.CLAIM, claim_due_on(today_local())))
     return request
 
 
@@ -276,6 +288,7 @@ def add_information(request: Request, *, text: str, version: int, photos: list[P
 def withdraw_request(request: Request, *, version: int, reason: str = "") -> RequestEvent:
     """撤回: the enterprise takes back a request that no deputy has claimed yet."""
     _check_version(request, version)
+    access.check_enterprise(Action.WITHDRAW, request)
     event = record_event(request, Action.WITHDRAW, Actor.ENTERPRISE, note=reason)
     request.closed_at = utcnow()
     _commit_or_stale()

@@ -11,7 +11,7 @@ one request changed meanwhile is reported and does not stop the others.
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Callable, Iterable, Optional
 
@@ -25,7 +25,7 @@ from ..admin import scope
 from ..desk.queries import OPEN_STATUSES, overdue_clause
 from ..extensions import db
 from ..models import Department, Jurisdiction, Level, Outcome, Request, RequestCase, RequestEvent, Role, User
-from ..workdays import CHINA, add_working_days, today_local, utc_start_of
+from ..workdays import Deadline, acknowledge_due_dates, local_date, today_local, utc_start_of
 from ..workflow import Action, ForbiddenActor, InvalidTransition, Status, WorkflowError, next_status
 from . import workflow as wf
 from .workflow import InvalidInput
@@ -75,6 +75,11 @@ class OverdueKind(StrEnum):
     def label(self):
         return OVERDUE_LABELS[self]
 
+    @property
+    def deadline(self) -> Deadline:
+        """The deadline that passed (签收期限, 答复期限...), as the board names it on each row."""
+        return Deadline(self.value)
+
 
 OVERDUE_LABELS = {
     OverdueKind.CLAIM: _l("Not claimed in time"),
@@ -103,16 +108,6 @@ class LevelOverdue:
     def request_count(self) -> int:
         """Requests, not rows: an item neither acknowledged nor answered is late twice."""
         return len({row.request.id for rows in self.rows.values() for row in rows})
-
-
-def local_date(moment: datetime) -> date:
-    """The date in China of a stored (naive UTC) timestamp."""
-    return moment.replace(tzinfo=timezone.utc).astimezone(CHINA).date()
-
-
-def acknowledge_due_on(assigned_at: datetime) -> date:
-    """签收期限: ACKNOWLEDGE_DUE_WORKING_DAYS working days after the day of assignment."""
-    return add_working_days(local_date(assigned_at), current_app.config["ACKNOWLEDGE_DUE_WORKING_DAYS"])
 
 
 def overdue_board(user: User, *, today: Optional[date] = None,
@@ -172,11 +167,6 @@ def _deadlines(req: Request, acknowledge_deadlines: dict[date, date]) -> list[tu
     if req.status in (Status.ASSIGNED, Status.IN_PROGRESS) and req.due_on:
         deadlines.append((OverdueKind.RESPONSE, req.due_on))
     return deadlines
-
-
-def acknowledge_due_dates(days: set[date]) -> dict[date, date]:
-    """acknowledge_due_on() for many assignment days, reading the holiday table once."""
-    return workdays.add_working_days_to_each(days, current_app.config["ACKNOWLEDGE_DUE_WORKING_DAYS"])
 
 
 def _last_reminders(request_ids: list[int]) -> dict[int, datetime]:

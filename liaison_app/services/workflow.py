@@ -8,11 +8,10 @@ A WorkflowError means nothing was changed.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Optional
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -21,7 +20,9 @@ from ..extensions import db
 from ..models import (
     Department, Outcome, PhoneRating, Rating, Request, RequestEvent, User, utcnow,
 )
-from ..workdays import claim_due_on, response_due_on, today_local
+from ..workdays import (
+    Deadline, claim_due_on, rating_due_on, reopened_response_due_on, response_due_on, today_local,
+)
 from ..workflow import Action, Actor, Status, WorkflowError, next_status
 from . import notify
 from .requests import StaleVersion, record_event
@@ -120,9 +121,8 @@ def assign_request(req: Request, *, actor: User, version: int, department: Depar
         raise InvalidInput(_l("The due date must be after today."))
     _authorise(req, Action.ASSIGN, actor=actor, version=version)
     req.department = department
-    event = _record(req, Action.ASSIGN, actor=actor, note=note)
+    event = _record(req, Action.ASSIGN, actor=actor, note=note, deadline=(Deadline.RESPONSE, due_on))
     req.assigned_at = utcnow()
-    req.due_on = due_on
     req.extension_due_on = None
     notify.announce("assigned", req, note=note)
     _commit()
@@ -136,7 +136,7 @@ def escalate_request(req: Request, *, actor: User, version: int, reason: str) ->
         raise InvalidInput(_l("There is no level above the province."))
     _authorise(req, Action.ESCALATE, actor=actor, version=version)
     req.jurisdiction = parent
-    event = _record(req, Action.ESCALATE, actor=actor, note=reason)
+    event = _record(req, Action.ESCALATE, actor=actor, note=reason, deadline=_new_claim_deadline())
     _back_in_queue(req)
     notify.announce("escalated", req, note=reason)
     _commit()
@@ -150,7 +150,7 @@ def send_down(req: Request, *, actor: User, version: int, reason: str) -> Reques
         raise InvalidInput(_l("This request was not escalated to this level."))
     _authorise(req, Action.SEND_DOWN, actor=actor, version=version)
     req.jurisdiction = lower
-    event = _record(req, Action.SEND_DOWN, actor=actor, note=reason)
+    event = _record(req, Action.SEND_DOWN, actor=actor, note=reason, deadline=_new_claim_deadline())
     _back_in_queue(req)
     notify.announce("sent_down", req, note=reason)
     _commit()
@@ -159,8 +159,8 @@ def send_down(req: Request, *, actor: User, version: int, reason: str) -> Reques
 
 def accept_answer(req: Request, *, actor: User, version: int, note: str = "") -> RequestEvent:
     """审核通过: the answer goes to the enterprise, which is asked to rate it."""
-    event = _act(req, Action.ACCEPT, actor=actor, version=version, note=note)
-    req.rating_due_on = today_local() + timedelta(days=current_app.config["RATING_DAYS"])
+    event = _act(req, Action.ACCEPT, actor=actor, version=version, note=note,
+                 deadline=(Deadline.RATING, rating_due_on(today_local())))
     notify.announce("accepted", req)
     notify.announce("outcome", req)
     _commit()
@@ -185,7 +185,7 @@ def reopen_request(req: Request, *, actor: User, version: int, reason: str) -> R
         _record(req, Action.WITHDRAW_PUBLIC_SUMMARY, actor=actor, public=False)
         req.public_summary_approved_at = None
         req.public_summary_approved_by = None
-    event = _record(req, Action.REOPEN, actor=actor, note=reason)
+    event = _record(req, Action.REOPEN, actor=actor, note=reason, deadline=_new_claim_deadline())
     _back_in_queue(req)
     req.closed_at = None
     req.rating = None
@@ -236,9 +236,9 @@ def acknowledge(req: Request, *, actor: User, version: int) -> RequestEvent:
 
 def return_request(req: Request, *, actor: User, version: int, reason: str) -> RequestEvent:
     """退回: not this department's matter; back to the claimant to assign again."""
-    event = _act(req, Action.RETURN, actor=actor, version=version, note=reason, public=False)
+    event = _act(req, Action.RETURN, actor=actor, version=version, note=reason, public=False,
+                 deadline=(Deadline.RESPONSE, None))
     req.department_id = None
-    req.due_on = None
     req.assigned_at = None
     req.return_count += 1
     notify.announce("returned", req, note=reason)
@@ -270,9 +270,8 @@ def request_extension(req: Request, *, actor: User, version: int, until: date, r
 def decide_extension(req: Request, *, actor: User, version: int, approve: bool, note: str = "") -> RequestEvent:
     """延期审批: staff approve (the due date moves) or refuse; either way it was the one extension."""
     event = _act(req, Action.DECIDE_EXTENSION, actor=actor, version=version,
-                 note=note or (_l("Extension approved") if approve else _l("Extension refused")))
-    if approve:
-        req.due_on = req.extension_due_on
+                 note=note or (_l("Extension approved") if approve else _l("Extension refused")),
+                 deadline=(Deadline.RESPONSE, req.extension_due_on) if approve else None)
     req.extension_due_on = None
     req.extension_used = True
     _commit()
@@ -308,14 +307,16 @@ def rate_request(req: Request, *, version: int, rating: Rating, comment: str = "
     if rating is Rating.UNSATISFIED:
         if not comment:
             raise InvalidInput(_l("Please tell us what is still not solved."))
-        action = Action.REOPEN_UNSATISFIED if req.department_id else Action.REOPEN_TO_CLAIMANT
-        event = record_event(req, action, actor, actor_user=actor_user, note=comment)
+        if req.department_id:
+            # Back to the department with a response deadline the trail shows, old -> new.
+            event = record_event(req, Action.REOPEN_UNSATISFIED, actor, actor_user=actor_user, note=comment,
+                                 deadline=(Deadline.RESPONSE, reopened_response_due_on(req.due_on, today_local())))
+        else:
+            event = record_event(req, Action.REOPEN_TO_CLAIMANT, actor, actor_user=actor_user, note=comment)
         req.is_supervised = True
         req.outcome = None
         req.replied_at = None
         req.rating_due_on = None
-        if req.department_id:
-            req.due_on = response_due_on(today_local())
     elif rating in (Rating.SATISFIED, Rating.MOSTLY_SATISFIED):
         event = record_event(req, Action.RATE, actor, actor_user=actor_user, note=comment)
         req.closed_at = utcnow()
@@ -375,9 +376,10 @@ def close_if_unrated(req: Request) -> bool:
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _act(req: Request, action: Action, *, actor: User, version: int, note="", public: bool = True) -> RequestEvent:
+def _act(req: Request, action: Action, *, actor: User, version: int, note="", public: bool = True,
+         deadline=None) -> RequestEvent:
     _authorise(req, action, actor=actor, version=version)
-    return _record(req, action, actor=actor, note=note, public=public)
+    return _record(req, action, actor=actor, note=note, public=public, deadline=deadline)
 
 
 def _authorise(req: Request, action: Action, *, actor: User, version: int) -> None:
@@ -386,8 +388,10 @@ def _authorise(req: Request, action: Action, *, actor: User, version: int) -> No
     _check_version(req, version)
 
 
-def _record(req: Request, action: Action, *, actor: User, note="", public: bool = True) -> RequestEvent:
-    event = record_event(req, action, access.actor_kind(actor), actor_user=actor, note=str(note), public=public)
+def _record(req: Request, action: Action, *, actor: User, note="", public: bool = True,
+            deadline=None) -> RequestEvent:
+    event = record_event(req, action, access.actor_kind(actor), actor_user=actor, note=str(note), public=public,
+                         deadline=deadline)
     req.updated_at = utcnow()  # a column change, so the UPDATE checks and bumps the version
     return event
 
@@ -404,7 +408,11 @@ def _back_in_queue(req: Request) -> None:
     req.due_on = None
     req.assigned_at = None
     req.outcome = None
-    req.claim_due_on = claim_due_on(today_local())
+
+
+def _new_claim_deadline() -> tuple[Deadline, date]:
+    """Back in a queue (another level's, or again after reopening): a new 认领期限 from today."""
+    return Deadline.CLAIM, claim_due_on(today_local())
 
 
 def _check_version(req: Request, version: int) -> None:
