@@ -13,6 +13,11 @@
 //   <… data-draft-clear="KEY"                  on a page the server sends once the form
 //      data-draft-idempotency-key="…">          was accepted; with the second attribute only
 //                                              the draft that carried that key is cleared
+//   <form data-draft-offline-text="…">         sent by itself when the signal returns: a
+//                                              submission without network is kept (the notice
+//                                              says so) and sent once, when `online` fires or
+//                                              on the next load with a signal; the server
+//                                              knows a resent form by its idempotency_key
 //
 // A draft is restored only into an empty form: when the server rendered the form with
 // values (sent back with errors), the server's values win and become the draft.
@@ -26,6 +31,7 @@
   const MAX_ROW_CLICKS = 20;
   const ROW_WAIT_MS = 5000;
   const IDEMPOTENCY_FIELD = "idempotency_key";
+  const OUTBOX = "liaison-outbox:"; // a draft to send once the signal returns
   const ROW_NAME = /^(.+)-\d+-[^-]+$/; // problems-1-description
   // Typed text: a value in one of these means the server filled the form in.
   const TEXT_TYPES = ["text", "textarea", "search", "email", "tel", "url", "number"];
@@ -256,6 +262,60 @@
     observer.observe(document.body, { childList: true, subtree: true });
   }
 
+  // --- Sending when the signal returns ---------------------------------------------------
+
+  function outboxName(form) {
+    return OUTBOX + encodeURIComponent(form.dataset.draftKey) + ":" + window.location.pathname;
+  }
+
+  function keepToSend(form) {
+    save(form);
+    try { storage.setItem(outboxName(form), "1"); } catch (error) { return; }
+    let notice = form.querySelector("[data-draft-offline-notice]");
+    if (!notice) {
+      notice = document.createElement("p");
+      notice.className = "notice notice-error";
+      notice.setAttribute("role", "alert");
+      notice.setAttribute("data-draft-offline-notice", "");
+      const heading = form.querySelector(":scope > h1, :scope > h2, :scope > h3");
+      form.insertBefore(notice, heading ? heading.nextSibling : form.firstChild);
+    }
+    notice.textContent = form.dataset.draftOfflineText;
+  }
+
+  // Once: the mark goes before the form does, so a second `online` or load cannot send it
+  // again; a send that fails again keeps it anew (htmx:sendError).
+  function sendKept(form) {
+    if (!form.isConnected || !navigator.onLine || storage.getItem(outboxName(form)) === null) return;
+    remove(outboxName(form));
+    if (!readJSON(draftName(form.dataset.draftKey))) return; // dropped or discarded: nothing to send
+    const notice = form.querySelector("[data-draft-offline-notice]");
+    if (notice) notice.remove();
+    form.requestSubmit();
+  }
+
+  function sendAllKept() {
+    document.querySelectorAll("form[data-draft-key][data-draft-offline-text]").forEach(sendKept);
+  }
+
+  // Without a signal the form is not even tried (navigator.onLine is false); a search or
+  // "add a row" button (formnovalidate) never needs keeping. Capturing at the document stops
+  // the submit before htmx, on the form, sees it.
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (navigator.onLine || !form.hasAttribute("data-draft-offline-text") || !form.dataset.draftKey) return;
+    if (event.submitter && event.submitter.hasAttribute("formnovalidate")) return;
+    event.preventDefault();
+    event.stopPropagation();
+    keepToSend(form);
+  }, true);
+  // The phone said it was online, but the request never got an answer.
+  document.addEventListener("htmx:sendError", function (event) {
+    const form = event.detail.elt;
+    if (form && form.matches && form.matches("form[data-draft-key][data-draft-offline-text]")) keepToSend(form);
+  });
+  window.addEventListener("online", sendAllKept);
+
   // --- Pages ----------------------------------------------------------------------------
 
   function initForm(form) {
@@ -318,5 +378,11 @@
     document.addEventListener("DOMContentLoaded", function () { scan(document.body); });
   } else {
     scan(document.body);
+  }
+  // A form kept on an earlier visit goes once the page (htmx included) is ready and restored.
+  if (document.readyState === "complete") {
+    setTimeout(sendAllKept);
+  } else {
+    window.addEventListener("load", function () { setTimeout(sendAllKept); });
   }
 })();
