@@ -25,4 +25,9 @@
     openWide(event.target, opened);
   });
   openWide(document);
+
+  // A printed dashboard shows every section, whatever the screen it is printed from.
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("details.fold").forEach(function (fold) { fold.open = true; });
+  });
 })();
