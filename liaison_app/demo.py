@@ -1243,7 +1243,7 @@ class RequestFactory:
             steps.append(self.assign_step(actor, user, wrong))
             steps.append(self.step(Action.RETURN, Actor.UNIT, self.unit_user(wrong),
                                    f"经核实，该事项不属于本单位职责，建议交{department.name}办理。",
-                                   department_id=None))
+                                   public=False, department_id=None))
             if variant == "returned":
                 return steps
         steps.append(self.assign_step(actor, user, department))
@@ -1255,11 +1255,11 @@ class RequestFactory:
         steps.append(self.step(Action.ACKNOWLEDGE, Actor.UNIT, unit_user, "已签收，安排专人办理。"))
         if variant == "extension" or (status is Status.CLOSED and rng.random() < 0.1):
             steps.append(self.step(Action.REQUEST_EXTENSION, Actor.UNIT, unit_user,
-                                   "涉及多个部门会商，申请延期5个工作日。", public=False, extension=True))
+                                   "涉及多个部门会商，申请延期5个工作日。", extension=True))
             if variant == "extension":
                 return steps
             steps.append(self.step(Action.DECIDE_EXTENSION, Actor.STAFF, self.staff(d),
-                                   "同意延期5个工作日。", public=False, extension=False))
+                                   "同意延期5个工作日。", extension=False))
         if status is Status.IN_PROGRESS and variant in ("plain", "overdue", "key"):
             if variant in ("overdue", "key"):
                 steps += self.supervision_steps(d)
@@ -1469,12 +1469,12 @@ class RequestFactory:
         if "jurisdiction" in effect:
             request.jurisdiction_id = effect["jurisdiction"].id
             request.claimant_id = request.claimed_at = None
-        if "department_id" in effect:
+        if effect.get("department_id"):
             request.department_id = effect["department_id"]
-            if effect["department_id"] is None:  # returned as not theirs
-                request.return_count += 1
-                request.assigned_at = None
-                deadline = (Deadline.RESPONSE, None)
+        elif "department_id" in effect:  # returned as not theirs (cleared below: the event names who)
+            request.return_count += 1
+            request.assigned_at = None
+            deadline = (Deadline.RESPONSE, None)
         if step.action is Action.CLAIM:
             request.claimant_id = step.user.id
             request.claimed_at = at
@@ -1513,3 +1513,5 @@ class RequestFactory:
         event = record_event(request, step.action, step.actor, actor_user=step.user, note=step.note,
                              public=step.public, deadline=deadline)
         event.created_at = at
+        if "department_id" in effect and effect["department_id"] is None:
+            request.department_id = None
