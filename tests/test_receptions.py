@@ -6,6 +6,7 @@ Time is frozen at 2026-08-25 (a Tuesday) in China; chinese-calendar 1.11.0 knows
 Saturday 09-05 is off, Sunday 09-20 is a make-up working day, 10-01..10-07 are National Day.
 """
 
+import re
 from datetime import date, datetime, time, timezone
 
 import pytest
@@ -439,6 +440,38 @@ def test_a_deputys_code_shows_their_next_duty_day(app, tree):
     assert "Thursday, September 17, 2026" in block and "08:30–11:30" in block
     assert "<span>顾振华</span>" in block and "<span>刘春梅</span>" in block
     assert 'id="next-reception"' not in client_of(app).get(f"/q/{idle.token}").get_data(as_text=True)
+
+
+def test_a_reception_that_has_ended_today_is_no_longer_the_next(app, tree):
+    ended = schedule(tree.station, TODAY, [tree.deputy])  # 09:00–11:30
+    later = schedule(tree.station, date(2026, 9, 10), [tree.colleague])
+    code = make_qr_code(station=tree.station)
+
+    during = client_of(app).get(f"/q/{code.token}").get_data(as_text=True)
+    evening = datetime.combine(TODAY, time(18, 2), CHINA)
+    with time_machine.travel(evening, tick=False):
+        assert service.next_reception(tree.station).id == later.id
+        assert service.next_duty(tree.deputy) is None and service.next_duty(tree.colleague).id == later.id
+        after = client_of(app).get(f"/q/{make_qr_code(station=tree.station).token}").get_data(as_text=True)
+
+    assert ended.held_on == TODAY and "Tuesday, August 25, 2026" in during
+    assert "August 25" not in after and "Thursday, September 10, 2026" in after
+
+
+def test_a_deputys_page_never_sets_the_stations_text_beside_a_duty_elsewhere(app, tree):
+    tree.station.reception_days = "每月10日、25日"
+    tree.deputy.stations.append(tree.other_station)
+    db.session.commit()
+    code = make_qr_code(deputy=tree.deputy)
+
+    usual = client_of(app).get(f"/q/{code.token}").get_data(as_text=True)
+    make_day(tree.other_station, date(2026, 9, 3), [tree.deputy], starts_at=time(9), ends_at=time(11))
+    scheduled = client_of(app).get(f"/q/{make_qr_code(deputy=tree.deputy).token}").get_data(as_text=True)
+
+    assert re.search(r'id="usual-reception">Reception days at the station: 每月10日、25日<', usual)
+    assert "每月10日、25日" not in scheduled
+    block = scheduled[scheduled.index('id="next-reception"'):]
+    assert "Thursday, September 3, 2026" in block and "浏河镇代表联络站" in block
 
 
 def count_queries(app, path) -> int:

@@ -38,7 +38,7 @@ def board_station(station_id: int):
     today = today_local()
     # A scheduled reception day (with who is on duty) when there is one; otherwise what the
     # station's free text says, when it says it simply.
-    scheduled = receptions.next_reception(station, today)
+    scheduled = receptions.next_reception(station)
     return _render_board(
         Request.station_id == station.id, lambda period: stats.received_at_station(station.id, period), today,
         station=station, deputies=[d for d in station.deputies if d.active], scheduled_reception=scheduled,

@@ -16,7 +16,7 @@ import calendar
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Optional
 
 import sqlalchemy as sa
@@ -28,7 +28,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..admin import scope
 from ..extensions import db
 from ..models import Deputy, Jurisdiction, ReceptionDay, Station, User, reception_duties, utcnow
-from ..workdays import add_working_days_to_each, today_local
+from ..workdays import add_working_days_to_each, now_local, today_local
 
 log = logging.getLogger("liaison.receptions")
 
@@ -118,16 +118,22 @@ def station_schedule(station: Station, today: date, *, past_limit: int = 20) -> 
 # --- what the public and deputies see ---------------------------------------------------------
 
 
-def next_reception(station: Station, today: Optional[date] = None) -> Optional[ReceptionDay]:
-    """The station's next reception day that is not cancelled, from today (China's date),
+def next_reception(station: Station, now: Optional[datetime] = None) -> Optional[ReceptionDay]:
+    """The station's next reception day that is neither cancelled nor over (China's time),
     with its deputies (two queries)."""
     return db.session.scalar(
         sa.select(ReceptionDay)
-        .where(ReceptionDay.station_id == station.id, ReceptionDay.cancelled_at.is_(None),
-               ReceptionDay.held_on >= (today or today_local()))
+        .where(ReceptionDay.station_id == station.id, ReceptionDay.cancelled_at.is_(None), _not_over(now))
         .order_by(ReceptionDay.held_on).limit(1)
         .options(selectinload(ReceptionDay.deputies))
     )
+
+
+def _not_over(now: Optional[datetime]):
+    """A reception day is "next" until it ends: a later day, or today before its end time."""
+    now = now or now_local()
+    return sa.or_(ReceptionDay.held_on > now.date(),
+                  sa.and_(ReceptionDay.held_on == now.date(), ReceptionDay.ends_at > now.time()))
 
 
 def duty_days(deputy: Deputy, *, from_day: date) -> sa.Select:
@@ -144,9 +150,10 @@ def duty_days(deputy: Deputy, *, from_day: date) -> sa.Select:
     )
 
 
-def next_duty(deputy: Deputy, today: Optional[date] = None) -> Optional[ReceptionDay]:
-    """The deputy's next duty day, for their QR landing page (two queries)."""
-    return db.session.scalar(duty_days(deputy, from_day=today or today_local()).limit(1))
+def next_duty(deputy: Deputy, now: Optional[datetime] = None) -> Optional[ReceptionDay]:
+    """The deputy's next duty day that is not over, for their QR landing page (two queries)."""
+    now = now or now_local()
+    return db.session.scalar(duty_days(deputy, from_day=now.date()).where(_not_over(now)).limit(1))
 
 
 def unlogged_duty_days(deputy: Deputy, today: date, *, limit: int = 20) -> list[ReceptionDay]:
