@@ -13,17 +13,18 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 MANAGERS = (Role.ADMIN, Role.STAFF)
 
-# The admin home's menu: each admin module adds its entries with add_menu_entry().
-MENU: list[tuple[str, object]] = []
+# The admin home's menu: each admin module adds its entries with add_menu_entry(), naming
+# the roles that may open the page, so that nobody is shown a link that answers 403.
+MENU: list[tuple[str, object, tuple[Role, ...]]] = []
 
 
-def add_menu_entry(endpoint: str, label) -> None:
-    MENU.append((endpoint, label))
+def add_menu_entry(endpoint: str, label, roles: tuple[Role, ...] = MANAGERS) -> None:
+    MENU.append((endpoint, label, roles))
 
 
 @bp.context_processor
 def _menu():
-    return {"admin_menu": MENU}
+    return {"admin_menu": [(endpoint, label) for endpoint, label, roles in MENU if current_user.role in roles]}
 
 
 @bp.before_request

@@ -17,7 +17,7 @@ from ..services.calendar import calendar_days_in, clear_calendar_day, set_calend
 from ..workdays import package_years, today_local
 from . import add_menu_entry, bp
 
-add_menu_entry("admin.calendar", _l("Working-day calendar"))
+add_menu_entry("admin.calendar", _l("Working-day calendar"), roles=(Role.ADMIN,))
 
 
 class CalendarDayForm(FlaskForm):

@@ -40,7 +40,8 @@ def test_a_deputy_logs_a_visit_with_two_problems_and_staff_see_it_at_once(page, 
 
     started = time.perf_counter()
     log_in(page, "deputy", password["deputy"])
-    page.click("nav a[href='/desk/visits/pairings']")  # 我的结对企业, in the top bar
+    page.click("header summary")  # 菜单
+    page.click("nav a[href='/desk/visits/pairings']")  # 我的结对企业, in the header's menu
     assert page.locator("article.pairing.is-visited").count() >= 1  # the demo deputy visited one already
     assert fits_the_screen(page)
     first_not_visited = page.locator("article.pairing:not(.is-visited)").first

@@ -28,6 +28,19 @@
     if (box && event.detail.elt && event.detail.elt.tagName === "FORM") box.replaceChildren();
   });
 
+  // The header's menu (a <details>) closes on a tap elsewhere or on Escape, as menus do.
+  function closeMenus(except) {
+    document.querySelectorAll("details.site-menu[open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMenus(event.target.closest && event.target.closest("details.site-menu"));
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") closeMenus(null);
+  });
+
   // After htmx swaps in a form with errors, take the user to the first one.
   document.addEventListener("htmx:afterSwap", function (event) {
     var invalid = event.target.querySelector && event.target.querySelector("[aria-invalid=true]");
