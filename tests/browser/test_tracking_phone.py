@@ -82,6 +82,17 @@ def test_the_copy_button_copies_the_tracking_link(new_context, rating_due, live_
     assert page.inner_text(".copy-status") == copied
 
 
+def test_the_copy_button_is_back_after_the_card_is_swapped_in_again(new_context, rating_due):
+    context = new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = open_tracking(context, rating_due, "")
+
+    page.fill("#text", "补充：银行要求再提供一份担保函。")
+    page.click("form[action$='/info'] button[type=submit]")
+
+    page.locator(".notice-success").wait_for()
+    page.locator("button[data-copy]").wait_for(state="visible", timeout=2000)
+
+
 def test_without_javascript_the_link_stays_selectable_and_no_dead_button_shows(new_context, rating_due, live_server):
     page = open_tracking(new_context(java_script_enabled=False), rating_due, "")
 

@@ -9,8 +9,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () { reveal(document); });
-  // The card is swapped in again after adding information or rating.
-  document.addEventListener("htmx:afterSwap", function (event) { reveal(event.target); });
+  // The card is swapped in again (outerHTML) after adding information or rating.
+  document.addEventListener("htmx:load", function (event) { reveal(event.target); });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("button[data-copy]");
