@@ -270,10 +270,6 @@ class Request(db.Model):
         return f"<Request {self.reference} {self.status}>"
 
     @property
-    def public_events(self) -> list["RequestEvent"]:
-        return [e for e in self.events if e.is_public]
-
-    @property
     def acknowledge_due_on(self) -> Optional[date]:
         """签收期限: counted from the day of assignment (workdays), not stored."""
         from ..workdays import acknowledge_due_on, local_date
