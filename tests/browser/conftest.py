@@ -244,28 +244,42 @@ def accessibility_problems(page, context: str | None = None) -> list[str]:
             for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
+# In the page: the interactive elements outside running text smaller than `minimum` CSS px
+# either way (WCAG 2.5.5); checkboxes and radios count by the label that wraps them.
+_SMALL_TARGETS = """minimum => {
+  const small = [];
+  const name = el => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}`
+      + ` "${(el.textContent || el.value || el.name || '').trim().replace(/\\s+/g, ' ').slice(0, 24)}"`;
+  // A link is in running text when its block says more than its links and buttons do.
+  const inRunningText = el => {
+    if (el.tagName !== 'A') return false;
+    let block = el.parentElement;
+    while (block && getComputedStyle(block).display.startsWith('inline')) block = block.parentElement;
+    let rest = block ? block.textContent : '';
+    for (const other of block ? block.querySelectorAll('a, button, select, input') : []) {
+      rest = rest.replace(other.textContent, '');
+    }
+    return rest.replace(/[\\s·|,，、›→←:：()（）]+/g, '').length > 0;
+  };
+  const seen = new Set();
+  for (const el of document.querySelectorAll('a[href], button, select, textarea, summary, input:not([type=hidden])')) {
+    let target = el;
+    if (el.matches('input[type=checkbox], input[type=radio]')) target = el.closest('label') || el;
+    if (seen.has(target) || target.closest('.honeypot, .visually-hidden') || inRunningText(target)) continue;
+    seen.add(target);
+    const box = target.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0 || getComputedStyle(target).visibility === 'hidden') continue;
+    if (box.width < minimum - 0.5 || box.height < minimum - 0.5) {
+      small.push(`${name(target)} ${Math.round(box.width)}×${Math.round(box.height)} px`);
+    }
+  }
+  return small;
+}"""
+
+
 def small_tap_targets(page, minimum: int = 44) -> list[str]:
-    """Buttons, form controls and button-like links smaller than `minimum` CSS px in height
-    (checkboxes and radios count by the label that wraps them)."""
-    return page.evaluate("""minimum => {
-        const small = [];
-        const seen = new Set();
-        for (const el of document.querySelectorAll(
-                'button, select, textarea, input:not([type=hidden]), a.button, nav a')) {
-            let target = el;
-            if (el.matches('input[type=checkbox], input[type=radio]')) target = el.closest('label') || el;
-            if (seen.has(target)) continue;
-            seen.add(target);
-            const box = target.getBoundingClientRect();
-            const style = getComputedStyle(target);
-            if (box.width === 0 || box.height === 0 || style.visibility === 'hidden') continue;
-            if (box.height < minimum - 0.5) {
-                small.push(`${target.tagName.toLowerCase()}${target.id ? '#' + target.id : ''}`
-                           + ` "${(target.textContent || target.name || '').trim().slice(0, 20)}" ${Math.round(box.height)}px`);
-            }
-        }
-        return small;
-    }""", minimum)
+    """Interactive elements outside running text under `minimum`×`minimum` CSS px."""
+    return page.evaluate(_SMALL_TARGETS, minimum)
 
 
 @pytest.fixture

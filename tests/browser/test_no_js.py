@@ -128,6 +128,7 @@ def test_without_javascript_a_request_is_filed_corrected_and_claimed(no_js, tree
     assert [kind for kind, _url in posts] == ["document", "document"]  # not htmx's xhr
 
     # 我的诉求 remembers it on this phone, without an account.
+    page.click("header summary")  # 菜单: a <details>, no script needed
     page.click("nav a[href='/mine']")
     page.wait_for_url("**/mine")
     expect(page.locator(f"main a[href='/t/{req.tracking_token}']")).to_contain_text(req.reference)

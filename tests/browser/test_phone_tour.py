@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from liaison_app.extensions import db
 from liaison_app.models import Request
-from tests.browser.conftest import accessibility_problems
+from tests.browser.conftest import accessibility_problems, small_tap_targets
 
 pytestmark = pytest.mark.browser
 
@@ -35,8 +35,8 @@ PRIMARY_ACTIONS = (
     (re.compile(r"^/desk/$"), "#inbox-list .tab"),
 )
 
-# Running in the page: what a phone user would meet, as a list of sentences.
-MEASURE = """([width, minimum]) => {
+# In the page: what is wider than the screen, as a list of sentences.
+WIDER = """width => {
   const problems = [];
   const name = el => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}`
       + `${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : ''}`
@@ -50,31 +50,6 @@ MEASURE = """([width, minimum]) => {
     if (box.width === 0 || box.height === 0 || hidden(el)) continue;
     if (box.left < -0.5 || box.right > width + 0.5) {
       problems.push(`wider than the screen (${Math.round(box.left)}..${Math.round(box.right)} px): ${name(el)}`);
-    }
-  }
-  // A link is in running text when the block around it says more than the link itself.
-  const inRunningText = el => {
-    if (el.tagName !== 'A') return false;
-    let block = el.parentElement;
-    while (block && getComputedStyle(block).display.startsWith('inline')) block = block.parentElement;
-    // A row made only of links and buttons is not running text: each of them is a target.
-    let rest = block ? block.textContent : '';
-    for (const other of block ? block.querySelectorAll('a, button, select, input') : []) {
-      rest = rest.replace(other.textContent, '');
-    }
-    return rest.replace(/[\\s·|,，、›→←:：()（）]+/g, '').length > 0;
-  };
-  const seen = new Set();
-  const targets = 'a[href], button, select, textarea, summary, input:not([type=hidden])';
-  for (const el of document.querySelectorAll(targets)) {
-    let target = el;
-    if (el.matches('input[type=checkbox], input[type=radio]')) target = el.closest('label') || el;
-    if (seen.has(target) || hidden(target) || inRunningText(target)) continue;
-    seen.add(target);
-    const box = target.getBoundingClientRect();
-    if (box.width === 0 || box.height === 0 || getComputedStyle(target).visibility === 'hidden') continue;
-    if (box.width < minimum - 0.5 || box.height < minimum - 0.5) {
-      problems.push(`tap target ${Math.round(box.width)}×${Math.round(box.height)} px: ${name(target)}`);
     }
   }
   return problems;
@@ -124,7 +99,8 @@ def walk(page, starts: list[str], base_url: str) -> tuple[dict[str, list[str]], 
         response = page.goto(path)
         if response is None or response.status >= 400 or urlsplit(page.url).path != urlsplit(path).path:
             continue  # a redirect lands on a page of its own kind, visited in its turn
-        found = page.evaluate(MEASURE, [WIDTH, 44])
+        found = page.evaluate(WIDER, WIDTH)
+        found += [f"tap target under 44×44: {target}" for target in small_tap_targets(page)]
         found += _header_problems(page) + _primary_action_problems(page, path)
         found += accessibility_problems(page)
         if found:

@@ -90,6 +90,7 @@ def test_an_admin_prints_a_stations_posters_and_every_code_reads_right(app, page
     station_codes = sa.or_(QRCode.station_id == tree.station.id,
                            QRCode.deputy_id.in_([tree.deputy.id, tree.colleague.id]))
     log_in(page, tree.admin.username)
+    page.click("header summary")  # 菜单
     page.click("nav a[href='/admin/']")
     check_page(page, "admin-home")
     page.click("main a[href='/admin/qr']")
