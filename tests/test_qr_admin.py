@@ -325,8 +325,10 @@ def test_the_statistics_page_shows_scans_by_day_requests_and_conversion(app, cli
     page = client.get(f"/admin/qr/stats?jurisdiction={tree.county.id}").get_data(as_text=True)
 
     def row(dom_id):
+        """The row's cells without the labels a phone shows above each figure."""
         start = page.index(f'id="{dom_id}"')
-        return re.sub(r">\s+<", "><", page[start:page.index("</tr>", start)])
+        return re.sub(r'>\s+<| data-label="[^"]*"', lambda m: "><" if m.group(0).startswith(">") else "",
+                      page[start:page.index("</tr>", start)])
 
     def figures(*cells):
         return "".join(f'<td class="num">{cell}</td>' for cell in cells)
@@ -340,6 +342,8 @@ def test_the_statistics_page_shows_scans_by_day_requests_and_conversion(app, cli
     assert page.index(f"qrcode-{station_code.id}-stats") < page.index(f"qrcode-{gate_code.id}-stats")
     assert f"<title>{today.isoformat()}: 6</title>" in page
     assert "99" not in row(f"qrcode-{gate_code.id}-stats")
+    # on a phone each figure is a card line under its column's name
+    assert 'data-label="扫码次数">10<' in page and 'data-label="转化率">10.0 %<' in page
 
 
 def test_requests_filed_before_the_window_do_not_count_in_statistics(app, client, tree):
@@ -350,7 +354,7 @@ def test_requests_filed_before_the_window_do_not_count_in_statistics(app, client
     page = client.get(f"/admin/qr/stats?jurisdiction={tree.township.id}").get_data(as_text=True)
 
     start = page.index(f"qrcode-{code.id}-stats")
-    assert re.search(r'class="num">0</td>\s*<td class="num">0</td>', page[start:page.index("</tr>", start)])
+    assert re.search(r'class="num"[^>]*>0</td>\s*<td class="num"[^>]*>0</td>', page[start:page.index("</tr>", start)])
 
 
 def test_the_window_starts_at_midnight_in_china():
