@@ -277,6 +277,34 @@ _SMALL_TARGETS = """minimum => {
 }"""
 
 
+# In the page: what lies beyond the screen's edges, as a list of sentences (the honeypot and
+# visually hidden text are off screen on purpose).
+_WIDER = """() => {
+  const width = document.documentElement.clientWidth;
+  const problems = [];
+  const name = el => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}`
+      + `${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : ''}`
+      + ` "${(el.textContent || el.value || el.name || '').trim().replace(/\\s+/g, ' ').slice(0, 24)}"`;
+  const hidden = el => el.closest('.honeypot, .visually-hidden');
+  if (document.scrollingElement.scrollWidth > width) {
+    problems.push(`the page scrolls sideways: ${document.scrollingElement.scrollWidth} px wide`);
+  }
+  for (const el of document.querySelectorAll('body *')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0 || hidden(el)) continue;
+    if (box.left < -0.5 || box.right > width + 0.5) {
+      problems.push(`wider than the screen (${Math.round(box.left)}..${Math.round(box.right)} px): ${name(el)}`);
+    }
+  }
+  return problems;
+}"""
+
+
+def wider_than_the_screen(page) -> list[str]:
+    """The page scrolling sideways, and every element reaching past the screen's edges."""
+    return page.evaluate(_WIDER)
+
+
 def small_tap_targets(page, minimum: int = 44) -> list[str]:
     """Interactive elements outside running text under `minimum`×`minimum` CSS px."""
     return page.evaluate(_SMALL_TARGETS, minimum)

@@ -8,7 +8,7 @@ folded behind one control that counts the active ones; nothing is wider than the
 import pytest
 
 from liaison_app.services import workflow as wf
-from tests.browser.conftest import accessibility_problems, log_in, small_tap_targets
+from tests.browser.conftest import accessibility_problems, log_in, small_tap_targets, wider_than_the_screen
 from tests.test_dashboard import figures, on_the_figures_last_day, tree  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -28,16 +28,6 @@ LISTS = [
     (f"/oversight/lists/claims?{PERIOD}&category=labour", 1),
     (f"/oversight/lists/public?{PERIOD}", 0),
 ]
-
-OVERFLOW = """() => {
-    const width = document.documentElement.clientWidth;
-    const main = document.querySelector('main');
-    const wide = [...main.querySelectorAll('*')].filter(el => {
-        const box = el.getBoundingClientRect();
-        return box.width > 0 && (box.right > width + 0.5 || box.left < -0.5);
-    }).map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + '.' + el.className);
-    return {page: document.scrollingElement.scrollWidth, main: main.scrollWidth, wide: wide.slice(0, 5)};
-}"""
 
 # Row headers (a place, a month, a name) as rendered: lines taken, and the words they hold.
 ROW_HEADS = """selector => [...document.querySelectorAll(selector)].filter(el => el.offsetParent).map(el => {
@@ -62,8 +52,8 @@ def key_supervised(figures):  # noqa: F811
 def check_phone_page(page, shot, name):
     """Fits 360 px, passes axe (serious, critical), tap targets of 44 px."""
     shot(page, name)
-    sizes = page.evaluate(OVERFLOW)
-    assert sizes["wide"] == [] and sizes["main"] <= WIDTH and sizes["page"] <= WIDTH, f"{name}: {sizes}"
+    assert wider_than_the_screen(page) == [], name
+    assert page.evaluate("document.querySelector('main').scrollWidth") <= WIDTH, name
     assert accessibility_problems(page) == [], name
     assert small_tap_targets(page) == [], name
 

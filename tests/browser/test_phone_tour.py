@@ -14,11 +14,11 @@ import sqlalchemy as sa
 
 from liaison_app.extensions import db
 from liaison_app.models import Request
-from tests.browser.conftest import accessibility_problems, small_tap_targets
+from tests.browser.conftest import accessibility_problems, small_tap_targets, wider_than_the_screen
 
 pytestmark = pytest.mark.browser
 
-WIDTH, HEIGHT = 360, 740
+HEIGHT = 740  # the first screen of a 360×740 phone
 HEADER_MAX = 60  # one row of 44 px targets and its padding
 PAGES_PER_ROLE = 70
 
@@ -34,26 +34,6 @@ PRIMARY_ACTIONS = (
     (re.compile(r"^/find$"), "main button[type=submit]"),
     (re.compile(r"^/desk/$"), "#inbox-list .tab"),
 )
-
-# In the page: what is wider than the screen, as a list of sentences.
-WIDER = """width => {
-  const problems = [];
-  const name = el => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}`
-      + `${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : ''}`
-      + ` "${(el.textContent || el.value || el.name || '').trim().replace(/\\s+/g, ' ').slice(0, 24)}"`;
-  const hidden = el => el.closest('.honeypot, .visually-hidden');
-  if (document.scrollingElement.scrollWidth > width) {
-    problems.push(`the page scrolls sideways: ${document.scrollingElement.scrollWidth} px wide`);
-  }
-  for (const el of document.querySelectorAll('body *')) {
-    const box = el.getBoundingClientRect();
-    if (box.width === 0 || box.height === 0 || hidden(el)) continue;
-    if (box.left < -0.5 || box.right > width + 0.5) {
-      problems.push(`wider than the screen (${Math.round(box.left)}..${Math.round(box.right)} px): ${name(el)}`);
-    }
-  }
-  return problems;
-}"""
 
 
 @pytest.fixture
@@ -99,7 +79,7 @@ def walk(page, starts: list[str], base_url: str) -> tuple[dict[str, list[str]], 
         response = page.goto(path)
         if response is None or response.status >= 400 or urlsplit(page.url).path != urlsplit(path).path:
             continue  # a redirect lands on a page of its own kind, visited in its turn
-        found = page.evaluate(WIDER, WIDTH)
+        found = wider_than_the_screen(page)
         found += [f"tap target under 44×44: {target}" for target in small_tap_targets(page)]
         found += _header_problems(page) + _primary_action_problems(page, path)
         found += accessibility_problems(page)

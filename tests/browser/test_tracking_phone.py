@@ -5,21 +5,14 @@ JavaScript); nothing is wider than the screen; axe finds nothing serious or crit
 import pytest
 
 from liaison_app.extensions import db
-from tests.browser.conftest import accessibility_problems, small_tap_targets
-from tests.factories import Tree
+from tests.browser.conftest import accessibility_problems, small_tap_targets, wider_than_the_screen
+from tests.browser.test_closed_loop import tree  # noqa: F401 (fixture)
 from tests.test_tracking_story import awaiting_rating
 
 pytestmark = pytest.mark.browser
 
 SCREEN = 740
 LANGUAGES = [("", "已复制"), ("en", "Copied")]
-
-
-@pytest.fixture
-def tree(app):
-    tree = Tree()
-    db.session.commit()
-    return tree
 
 
 @pytest.fixture
@@ -41,19 +34,6 @@ def bottom(page, selector) -> float:
     return box["y"] + box["height"]
 
 
-def too_wide(page) -> list[str]:
-    return page.evaluate("""() => {
-        const width = document.documentElement.clientWidth;
-        const wide = [];
-        if (document.documentElement.scrollWidth > width) wide.push(`page ${document.documentElement.scrollWidth}px`);
-        for (const el of document.querySelectorAll('body *')) {
-            const box = el.getBoundingClientRect();
-            if (box.width && box.right > width + 0.5) wide.push(`${el.tagName.toLowerCase()}.${el.className} ${Math.round(box.right)}px`);
-        }
-        return wide;
-    }""")
-
-
 @pytest.mark.parametrize("lang, copied", LANGUAGES)
 def test_the_answer_and_the_rating_are_on_the_first_screen(new_context, rating_due, shot, lang, copied):
     page = open_tracking(new_context(), rating_due, lang)
@@ -61,7 +41,7 @@ def test_the_answer_and_the_rating_are_on_the_first_screen(new_context, rating_d
 
     assert bottom(page, "#answer .description") <= SCREEN
     assert bottom(page, "#rating input[name=rating]") <= SCREEN
-    assert not too_wide(page)
+    assert not wider_than_the_screen(page)
     assert not accessibility_problems(page)
     assert not small_tap_targets(page)
 
@@ -100,4 +80,4 @@ def test_without_javascript_the_link_stays_selectable_and_no_dead_button_shows(n
     link_box = page.locator(".link-box")
     assert link_box.inner_text() == f"{live_server.base_url}/t/{rating_due.tracking_token}"
     assert link_box.evaluate("el => getComputedStyle(el).userSelect") != "none"
-    assert not too_wide(page)
+    assert not wider_than_the_screen(page)
